@@ -1,0 +1,258 @@
+"""Profile: the calibration targets a world is drawn from, loaded from sourced TOML."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fraudsim.errors import ConfigError, format_validation_error
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _normalised(weights: list[float], field: str) -> list[float]:
+    total = sum(weights)
+    if total <= 0 or any(w < 0 for w in weights):
+        raise ValueError(f"{field} must be non-negative with a positive sum")
+    return [w / total for w in weights]
+
+
+class PopulationTargets(_Section):
+    """Who the customers are."""
+
+    age_bands: list[str]
+    age_band_bounds: list[tuple[int, int]]
+    age_band_shares: list[NonNegative]
+    female_share: Share
+    annual_income_median: Positive
+    annual_income_sigma: Positive
+    income_age_peak: Positive
+    retirement_age: int = Field(ge=50, le=90)
+    pension_ratio: Share
+    student_share_under_25: Share
+    credit_card_share_by_income_band: list[Share] = Field(min_length=4, max_length=4)
+    savings_account_share: Share
+    devices_per_customer_mean: Annotated[float, Field(ge=1.0)]
+    regions: int = Field(ge=1, le=500)
+    region_size_decay: Share
+
+    @model_validator(mode="after")
+    def _bands_agree(self) -> PopulationTargets:
+        n = len(self.age_bands)
+        if not (len(self.age_band_bounds) == len(self.age_band_shares) == n):
+            raise ValueError("age_bands, age_band_bounds and age_band_shares need equal lengths")
+        _normalised(self.age_band_shares, "age_band_shares")
+        return self
+
+
+class MerchantTargets(_Section):
+    """How many merchants there are and how they are shaped."""
+
+    merchants_per_1000_customers: Positive
+    online_share: Share
+    size_sigma: Positive
+    terminals_mean: Annotated[float, Field(ge=1.0)]
+
+
+class Category(_Section):
+    """One merchant category: its MCC, its share of each channel and its ticket size."""
+
+    name: str
+    mcc: int = Field(ge=0, le=9999)
+    pos_share: NonNegative
+    cnp_share: NonNegative
+    ticket_multiplier: Positive
+
+
+class CardTargets(_Section):
+    """Card purchase activity and ticket sizes."""
+
+    purchases_per_card_month: Positive
+    purchases_gamma_shape: Positive
+    cnp_share: Share
+    cnp_propensity_concentration: Positive
+    favourite_share: Share
+    favourites_pos: int = Field(ge=1, le=50)
+    favourites_cnp: int = Field(ge=1, le=50)
+    ticket_median_pos: Positive
+    ticket_median_cnp: Positive
+    ticket_sigma: Positive
+    income_elasticity: NonNegative
+    categories: list[Category] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _channels_covered(self) -> CardTargets:
+        _normalised([c.pos_share for c in self.categories], "categories.pos_share")
+        _normalised([c.cnp_share for c in self.categories], "categories.cnp_share")
+        return self
+
+
+class AtmTargets(_Section):
+    """Cash withdrawals."""
+
+    withdrawals_per_debit_card_month: NonNegative
+    amount_median: Positive
+    amount_sigma: Positive
+    amount_step: Positive
+
+
+class TransferTargets(_Section):
+    """Account-to-account money movements."""
+
+    p2p_per_customer_month: NonNegative
+    p2p_amount_median: Positive
+    p2p_amount_sigma: Positive
+    bills_per_customer: int = Field(ge=0, le=20)
+    bill_amount_median: Positive
+    bill_amount_sigma: Positive
+    rent_share_of_customers: Share
+    rent_share_of_income: Share
+    savings_share_of_income: Share
+    card_repayment_day: int = Field(ge=1, le=28)
+
+
+class BalanceTargets(_Section):
+    """Opening balances and limits, in months of net income."""
+
+    checking_months_median: Positive
+    checking_sigma: Positive
+    savings_months_median: Positive
+    overdraft_months_by_income_band: list[NonNegative] = Field(min_length=4, max_length=4)
+    credit_limit_months: Positive
+    credit_limit_min: Positive
+
+
+class CalendarTargets(_Section):
+    """When things happen: hour of day, day of week, day of month."""
+
+    hour_weights: list[NonNegative] = Field(min_length=24, max_length=24)
+    weekday_weights: list[NonNegative] = Field(min_length=7, max_length=7)
+    payday_weights: list[NonNegative] = Field(min_length=31, max_length=31)
+    bill_day_weights: list[NonNegative] = Field(min_length=31, max_length=31)
+    payday_boost: NonNegative
+    payday_boost_days: int = Field(ge=0, le=28)
+
+    @model_validator(mode="after")
+    def _shapes(self) -> CalendarTargets:
+        for name in ("hour_weights", "weekday_weights", "payday_weights", "bill_day_weights"):
+            _normalised(getattr(self, name), name)
+        return self
+
+
+class Tolerances(_Section):
+    """How far a simulated aggregate may sit from its target and still pass."""
+
+    relative: Positive = 0.15
+    shape_l1: Positive = 0.10
+
+
+class ProfileMeta(_Section):
+    name: str
+    description: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    minor_units: int = Field(ge=0, le=4)
+
+
+class Profile(_Section):
+    """Calibration targets. Every numeric field must have an entry in `sources`."""
+
+    meta: ProfileMeta
+    population: PopulationTargets
+    merchants: MerchantTargets
+    cards: CardTargets
+    atm: AtmTargets
+    transfers: TransferTargets
+    balances: BalanceTargets
+    calendar: CalendarTargets
+    tolerances: Tolerances = Tolerances()
+    sources: dict[str, str]
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_number_sourced(self) -> Profile:
+        missing = [key for key in self.numeric_fields() if key not in self.sources]
+        if missing:
+            raise ValueError(f"numbers without a source: {', '.join(missing)}")
+        return self
+
+    def numeric_fields(self) -> list[str]:
+        """Dotted names of every calibrated figure (sections with numbers or number lists)."""
+        keys = []
+        for section in ("population", "merchants", "cards", "atm", "transfers", "balances",
+                        "calendar"):
+            model = getattr(self, section)
+            for name, value in model:
+                if isinstance(value, (int, float)) or (
+                    isinstance(value, list) and value and not isinstance(value[0], str)
+                ):
+                    keys.append(f"{section}.{name}")
+        return keys
+
+    @property
+    def minor_per_major(self) -> int:
+        return 10**self.meta.minor_units
+
+    def weights(self, section: str, name: str) -> list[float]:
+        return _normalised(getattr(getattr(self, section), name), name)
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not UTF-8 text") from None
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the profiles shipped with the package."""
+    folder = resources.files("fraudsim.calibration") / "profiles"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a built-in profile by name (e.g. "default") or a profile TOML file by path."""
+    text_name = str(name_or_path)
+    if text_name in builtin_profiles():
+        ref = resources.files("fraudsim.calibration") / "profiles" / f"{text_name}.toml"
+        path, label = Path(str(ref)), f"profile '{text_name}'"
+    else:
+        path, label = Path(text_name), text_name
+        if not path.exists():
+            allowed = ", ".join(builtin_profiles())
+            raise ConfigError(f"profile '{text_name}': not a built-in profile ({allowed}) "
+                              "and no such file")
+    data = _read_toml(path, label)
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(label, exc)) from None
+
+
+def lognormal_mixture_median(mus: list[float], sigma: float, weights: list[float]) -> float:
+    """Median of a mixture of lognormals sharing sigma (bisection on the mixture CDF)."""
+
+    def cdf(x: float) -> float:
+        z = math.log(x)
+        return sum(w * 0.5 * (1 + math.erf((z - m) / (sigma * math.sqrt(2))))
+                   for m, w in zip(mus, weights, strict=True))
+
+    lo, hi = math.exp(min(mus) - 6 * sigma), math.exp(max(mus) + 6 * sigma)
+    for _ in range(100):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if cdf(mid) < 0.5 else (lo, mid)
+    return math.sqrt(lo * hi)

@@ -1,0 +1,139 @@
+"""Command-line interface (typer): thin wrappers over the Python API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fraudsim.config import ScenarioConfig, load_scenario
+from fraudsim.errors import FraudsimError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="fraudsim: simulate labelled payment transactions and fraud.")
+scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario files: list and validate.")
+app.add_typer(scenarios_app, name="scenarios")
+
+console = Console(stderr=True)
+SCENARIO_DIR = Path("scenarios")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the exit to raise (code 2)."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def resolve_scenario(value: str) -> Path:
+    """A scenario path, or a bare name looked up in ./scenarios/."""
+    path = Path(value)
+    if path.exists() or path.suffix == ".toml" or "/" in value:
+        return path
+    candidate = SCENARIO_DIR / f"{value}.toml"
+    return candidate if candidate.exists() else path
+
+
+def resolve_output(config: ScenarioConfig, out: Path | None) -> Path:
+    """The run directory: `--out` if given, else outputs/<scenario name>."""
+    if out is not None:
+        return out
+    # The name is a validated slug, so this stays under outputs/.
+    return Path("outputs") / config.name
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="scenario file, or a name in ./scenarios/")],
+    out: Annotated[Path | None, typer.Option(help="run directory [default: outputs/<name>]")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    customers: Annotated[int | None, typer.Option(help="override the number of customers")] = None,
+    days: Annotated[int | None, typer.Option(help="override the number of days")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Simulate a scenario and write its dataset to a run directory."""
+    from fraudsim.dataset import run_to_directory
+
+    try:
+        config = load_scenario(resolve_scenario(scenario)).with_overrides(
+            **{"seed": seed, "days": days, "population.customers": customers,
+               "output.format": fmt})
+        out_dir = resolve_output(config, out)
+        started = time.perf_counter()
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("days"), TextColumn("{task.fields[rows]:,} rows"),
+                      TimeElapsedColumn(), console=console, disable=quiet,
+                      transient=True) as progress:
+            task = progress.add_task(f"simulating {config.name}", total=config.days, rows=0)
+            totals = {"rows": 0}
+
+            def on_day(day: int, total: int, rows: int) -> None:
+                totals["rows"] += rows
+                progress.update(task, completed=day + 1, rows=totals["rows"])
+
+            dataset = run_to_directory(config, out_dir, progress=on_day)
+        elapsed = time.perf_counter() - started
+    except FraudsimError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; nothing was written") from None
+    n = dataset.transaction_rows
+    console.print(f"[green]wrote[/] {out_dir}/  {n:,} transactions in {elapsed:.1f} s "
+                  f"({n / elapsed:,.0f} transactions/s)", highlight=False)
+
+
+@scenarios_app.command("list")
+def scenarios_list(
+    folder: Annotated[Path, typer.Option(help="folder of scenario files")] = SCENARIO_DIR,
+) -> None:
+    """List the scenario files of a folder with their description and validity."""
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise fail(f"{folder}: no scenario files (*.toml)")
+    table = Table("scenario", "customers", "days", "description")
+    for path in files:
+        try:
+            cfg = load_scenario(path)
+            table.add_row(path.stem, f"{cfg.population.customers:,}", str(cfg.days),
+                          cfg.description)
+        except FraudsimError as exc:
+            table.add_row(path.stem, "-", "-", f"[red]invalid: {exc}[/]")
+    Console().print(table)
+
+
+@scenarios_app.command("validate")
+def scenarios_validate(
+    files: Annotated[list[Path], typer.Argument(help="scenario files to check")],
+) -> None:
+    """Check scenario files; exit code 2 if any is invalid."""
+    bad = 0
+    for path in files:
+        try:
+            cfg = load_scenario(path)
+            from fraudsim.calibration import load_profile
+
+            load_profile(cfg.profile)
+            console.print(f"[green]ok[/] {path}", highlight=False)
+        except FraudsimError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            bad += 1
+    if bad:
+        raise typer.Exit(code=2)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `fraudsim scenarios list | head`
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Scenario files: pydantic models and a loader with one-line, readable errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fraudsim.errors import ConfigError, format_validation_error
+
+# A scenario name becomes a directory name under the output root: keep it a plain slug.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PopulationConfig(_Strict):
+    """World size."""
+
+    customers: int = Field(default=20_000, gt=0, le=100_000_000)
+    merchants: int | None = Field(
+        default=None, gt=0, le=10_000_000,
+        description="number of merchants; default from the profile's merchants per 1,000 customers",
+    )
+
+
+class OutputConfig(_Strict):
+    """What the exporter writes."""
+
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class ScenarioConfig(_Strict):
+    """One scenario file: world size, profile, duration, seed and output options."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    days: int = Field(default=30, gt=0, le=3660)
+    start_date: dt.date = dt.date(2025, 3, 3)
+    timezone: str = "UTC"
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    locale: str = "en_US"
+    profile: str = "default"
+    population: PopulationConfig = PopulationConfig()
+    output: OutputConfig = OutputConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return value
+
+    def with_overrides(self, **overrides: Any) -> ScenarioConfig:
+        """A copy with top-level or dotted (`population.customers`) fields replaced, revalidated."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            target = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                target = target[part]
+            target[leaf] = value
+        return validate_scenario(data, f"scenario '{self.name}'")
+
+
+def validate_scenario(data: dict[str, Any], label: str) -> ScenarioConfig:
+    """Validate a scenario mapping; errors become one ConfigError line."""
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(label, exc, ScenarioConfig)) from None
+
+
+def load_scenario(path: str | Path) -> ScenarioConfig:
+    """Read and validate a scenario TOML file. The file is data: nothing in it is executed."""
+    path = Path(path)
+    label = str(path)
+    if path.is_dir():
+        raise ConfigError(f"{label}: is a directory, expected a scenario .toml file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: scenario file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not UTF-8 text; a scenario is a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
+    if "name" not in data:
+        data = {"name": path.stem, **data}
+    return validate_scenario(data, label)

@@ -1,0 +1,1 @@
+"""Evaluation: fidelity of a run against its profile (the report issue adds more)."""

@@ -1,0 +1,1 @@
+"""Export: the output schema, writers, manifest and dataset card."""

@@ -1,0 +1,297 @@
+"""Legit traffic: one simulated day of honest customers' activity, drawn in arrays.
+
+No per-transaction Python and no SimPy event per transaction: each call draws a whole day for
+the whole population (purchases, cash, salaries, bills, rent, transfers) from the legit stream
+of that day, so the result never depends on what fraud does.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudsim.calibration.profile import Profile, lognormal_mixture_median
+from fraudsim.export.schema import CHANNELS, TX_TYPES
+from fraudsim.ids import transaction_ids
+from fraudsim.ledger import Batch, concat, make_batch
+from fraudsim.population import Population, group_range_table, pick_in_ranges
+from fraudsim.rng import SeedStreams
+
+DAY = 86_400
+HOUR = 3_600
+DAYS_PER_MONTH = 30.44
+LEGIT_STREAM = 0
+CH = {name: i for i, name in enumerate(CHANNELS)}
+TX = {name: i for i, name in enumerate(TX_TYPES)}
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    index: int
+    date: dt.date
+    weekday: int  # Monday = 0
+    day_of_month: int
+    days_in_month: int
+
+
+class Calendar:
+    """Maps day indices to dates and settles which scheduled payments fall on a day."""
+
+    def __init__(self, start: dt.date) -> None:
+        self.start = start
+
+    def day(self, index: int) -> DayInfo:
+        date = self.start + dt.timedelta(days=index)
+        return DayInfo(index, date, date.weekday(), date.day,
+                       _calendar.monthrange(date.year, date.month)[1])
+
+    @staticmethod
+    def business_day_map(info: DayInfo) -> np.ndarray:
+        """For wanted day-of-month 1..31 (31 = last day): the day it is paid on this month.
+
+        Day numbers past the month's end fall on its last day; Saturdays and Sundays move back
+        to the Friday before (or forward to Monday at the start of a month).
+        """
+        mapping = np.zeros(32, np.int16)
+        for wanted in range(1, 32):
+            day = min(wanted, info.days_in_month)
+            weekday = dt.date(info.date.year, info.date.month, day).weekday()
+            if weekday >= 5:
+                back = day - (weekday - 4)
+                day = back if back >= 1 else day + (7 - weekday)
+            mapping[wanted] = day
+        return mapping
+
+
+class LegitTraffic:
+    """Draws each day's honest transactions for a population."""
+
+    def __init__(self, pop: Population, profile: Profile, streams: SeedStreams,
+                 calendar: Calendar, shard: int = 0) -> None:
+        self.pop, self.profile, self.streams, self.calendar = pop, profile, streams, calendar
+        self.shard = shard
+        self.id_key = streams.key("transaction_ids")
+        self.minor = profile.minor_per_major
+        cards, cust = pop.cards, pop.customers
+        self.card_customer = cards["customer_idx"]
+        self.card_account = cards["account_idx"]
+        self.card_daily_rate = cards["monthly_rate"] / DAYS_PER_MONTH
+        self.debit_cards = np.flatnonzero(cards["kind"] == 0)
+        cal = profile.calendar
+        self.hour_cdf = np.cumsum(profile.weights("calendar", "hour_weights"))
+        weekday = np.asarray(profile.weights("calendar", "weekday_weights"))
+        self.weekday_factor = weekday * 7.0
+        self.boost_in = 1.0 + cal.payday_boost
+        self.boost_out = 1.0 - cal.payday_boost * cal.payday_boost_days / (
+            DAYS_PER_MONTH - cal.payday_boost_days)
+        cats = profile.cards.categories
+        n_cat = len(pop.categories)
+        shares = np.zeros((2, n_cat))
+        shares[0, :len(cats)] = [c.pos_share for c in cats]
+        shares[1, :len(cats)] = [c.cnp_share for c in cats]
+        shares /= shares.sum(axis=1, keepdims=True)
+        self.category_cdf = np.cumsum(shares, axis=1)
+        self.mu = self._ticket_mu(shares)
+        income_ratio = cust["income"] / profile.population.annual_income_median
+        self.income_factor = income_ratio ** profile.cards.income_elasticity
+        n_regions = len(pop.regions)
+        self.pos_ranges = group_range_table(pop, 0, n_regions)
+        self.cnp_ranges = group_range_table(pop, 1, n_regions)
+        self.monthly_income = cust["income"] / 12.0 * self.minor
+
+    def _ticket_mu(self, shares: np.ndarray) -> np.ndarray:
+        """Log-medians per (channel, category), scaled so each channel's median hits its target."""
+        card = self.profile.cards
+        mult = np.ones(len(self.pop.categories))
+        mult[:len(card.categories)] = [c.ticket_multiplier for c in card.categories]
+        mu = np.zeros((2, len(mult)))
+        for ch, target in ((0, card.ticket_median_pos), (1, card.ticket_median_cnp)):
+            logs = np.log(mult)
+            used = shares[ch] > 0
+            median = lognormal_mixture_median(logs[used].tolist(), card.ticket_sigma,
+                                              shares[ch][used].tolist())
+            mu[ch] = logs + math.log(target / median)
+        return mu
+
+    # -- the day ---------------------------------------------------------------------------
+
+    def day(self, index: int, balances: np.ndarray) -> Batch:
+        """All honest rows of day `index` (unsorted), given start-of-day balances (minor units)."""
+        info = self.calendar.day(index)
+        rng = self.streams.generator("legit", self.shard, index)
+        base = index * DAY
+        paid_on = Calendar.business_day_map(info)
+        batches = [
+            self._purchases(rng, info, base, paid_on),
+            self._atm(rng, info, base),
+            self._incoming(rng, info, base, paid_on),
+            self._bills_and_rent(rng, info, base, paid_on),
+            self._p2p(rng, info, base),
+            self._card_repayments(rng, info, base, balances),
+        ]
+        rows = concat(batches)
+        rows["txid"] = transaction_ids(self.id_key, LEGIT_STREAM, self.shard, index, len(rows["t"]))
+        return rows
+
+    def _times(self, rng: np.random.Generator, n: int, base: int) -> np.ndarray:
+        hour = np.searchsorted(self.hour_cdf, rng.random(n) * self.hour_cdf[-1], side="right")
+        return base + np.minimum(hour, 23) * HOUR + rng.integers(0, HOUR, n)
+
+    def _window(self, rng: np.random.Generator, n: int, base: int, start_h: int, end_h: int
+                ) -> np.ndarray:
+        return base + rng.integers(start_h * HOUR, end_h * HOUR, n)
+
+    def _purchases(self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
+                   ) -> Batch:
+        pop = self.pop
+        cust = pop.customers
+        payday = paid_on[cust["payday"]]
+        since = (info.day_of_month - payday) % info.days_in_month
+        boost = np.where(since < self.profile.calendar.payday_boost_days, self.boost_in,
+                         self.boost_out)
+        rate = self.card_daily_rate * self.weekday_factor[info.weekday] * boost[self.card_customer]
+        counts = rng.poisson(rate)
+        card = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        n = len(card)
+        customer = self.card_customer[card]
+        cnp = rng.random(n) < cust["cnp_propensity"][customer]
+        favourite = rng.random(n) < self.profile.cards.favourite_share
+        merchant = np.empty(n, np.int32)
+        k_pos, k_cnp = pop.favourites_pos.shape[1], pop.favourites_cnp.shape[1]
+        fav_pos = favourite & ~cnp
+        fav_cnp = favourite & cnp
+        merchant[fav_pos] = pop.favourites_pos[customer[fav_pos],
+                                               rng.integers(0, k_pos, fav_pos.sum())]
+        merchant[fav_cnp] = pop.favourites_cnp[customer[fav_cnp],
+                                               rng.integers(0, k_cnp, fav_cnp.sum())]
+        other = np.flatnonzero(~favourite)
+        if len(other):
+            ch = cnp[other].astype(np.int64)
+            u = rng.random(len(other))
+            category = np.empty(len(other), np.int64)
+            for c in (0, 1):
+                sel = ch == c
+                category[sel] = np.searchsorted(self.category_cdf[c], u[sel] * self.category_cdf[
+                    c, -1], side="right")
+            category = np.minimum(category, self.category_cdf.shape[1] - 1)
+            region = cust["region"][customer[other]]
+            bounds = np.where(ch[:, None] == 1, self.cnp_ranges[category, region],
+                              self.pos_ranges[category, region])
+            merchant[other] = pick_in_ranges(rng.random(len(other)), bounds[:, 0], bounds[:, 1], pop)
+        category = pop.merchants["category"][merchant]
+        channel_ix = cnp.astype(np.int64)
+        amount = np.exp(self.mu[channel_ix, category] + self.profile.cards.ticket_sigma
+                        * rng.standard_normal(n)) * self.income_factor[customer]
+        amount_minor = np.maximum(np.round(amount * self.minor), 10)
+        n_term = pop.merchants["n_terminals"][merchant]
+        terminal = np.where(cnp, -1, pop.merchants["first_terminal"][merchant]
+                            + (rng.random(n) * np.maximum(n_term, 1)).astype(np.int32))
+        device = np.where(cnp, self._device(rng, customer), -1)
+        return make_batch(
+            n, t=self._times(rng, n, base), customer=customer, account=self.card_account[card],
+            card=card, merchant=merchant, terminal=terminal, device=device, amount=amount_minor,
+            channel=np.where(cnp, CH["cnp"], CH["pos"]), tx_type=TX["purchase"], direction=0)
+
+    def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:
+        cust = self.pop.customers
+        return cust["first_device"][customer] + (
+            rng.random(len(customer)) * cust["n_devices"][customer]).astype(np.int32)
+
+    def _atm(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        atm = self.profile.atm
+        rate = atm.withdrawals_per_debit_card_month / DAYS_PER_MONTH * self.weekday_factor[
+            info.weekday]
+        counts = rng.poisson(rate, len(self.debit_cards))
+        card = np.repeat(self.debit_cards, counts).astype(np.int32)
+        n = len(card)
+        customer = self.card_customer[card]
+        step = atm.amount_step * self.minor
+        amount = np.maximum(np.round(rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n)
+                                     * self.minor / step) * step, step)
+        atm_cat = self.pop.categories.index("atm")
+        region = self.pop.customers["region"][customer]
+        bounds = self.pos_ranges[atm_cat, region]
+        merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
+        return make_batch(
+            n, t=self._times(rng, n, base), customer=customer, account=self.card_account[card],
+            card=card, merchant=merchant, terminal=self.pop.merchants["first_terminal"][merchant],
+            amount=amount, channel=CH["atm"], tx_type=TX["atm_withdrawal"], direction=0)
+
+    def _incoming(self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
+                  ) -> Batch:
+        """Salary or pension on each customer's payday, then the standing transfer to savings."""
+        cust = self.pop.customers
+        payers = np.flatnonzero(paid_on[cust["payday"]] == info.day_of_month).astype(np.int32)
+        n = len(payers)
+        amount = np.round(self.monthly_income[payers] * rng.normal(1.0, 0.02, n))
+        retired = cust["segment"][payers] == 2
+        income = make_batch(
+            n, t=self._window(rng, n, base, 2, 5), customer=payers,
+            account=cust["checking_idx"][payers], amount=np.maximum(amount, 100),
+            channel=CH["incoming"], tx_type=np.where(retired, TX["pension"], TX["salary"]),
+            direction=1)
+        savers = payers[cust["savings_idx"][payers] >= 0]
+        m = len(savers)
+        saving = make_batch(
+            m, t=self._window(rng, m, base, 9, 12), customer=savers,
+            account=cust["checking_idx"][savers], counterparty=cust["savings_idx"][savers],
+            amount=np.maximum(np.round(self.monthly_income[savers]
+                                       * self.profile.transfers.savings_share_of_income), 100),
+            channel=CH["standing_order"], tx_type=TX["savings_transfer"], direction=0)
+        return concat([income, saving])
+
+    def _bills_and_rent(self, rng: np.random.Generator, info: DayInfo, base: int,
+                        paid_on: np.ndarray) -> Batch:
+        pop, cust = self.pop, self.pop.customers
+        due = np.flatnonzero(paid_on[pop.bills["day"]] == info.day_of_month)
+        customer = pop.bills["customer_idx"][due]
+        n = len(due)
+        bills = make_batch(
+            n, t=self._window(rng, n, base, 6, 9), customer=customer,
+            account=cust["checking_idx"][customer], merchant=pop.bills["merchant_idx"][due],
+            amount=pop.bills["amount"][due], channel=CH["direct_debit"], tx_type=TX["bill_payment"],
+            direction=0)
+        rent = np.empty(0, np.int32)
+        if paid_on[1] == info.day_of_month:
+            rent = np.flatnonzero(cust["pays_rent"]).astype(np.int32)
+        m = len(rent)
+        rents = make_batch(
+            m, t=self._window(rng, m, base, 6, 9), customer=rent,
+            account=cust["checking_idx"][rent],
+            amount=np.maximum(np.round(self.monthly_income[rent]
+                                       * self.profile.transfers.rent_share_of_income), 100),
+            channel=CH["standing_order"], tx_type=TX["rent"], direction=0)
+        return concat([bills, rents])
+
+    def _p2p(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        pop, cust = self.pop, self.pop.customers
+        t = self.profile.transfers
+        rate = t.p2p_per_customer_month / DAYS_PER_MONTH * self.weekday_factor[info.weekday]
+        counts = rng.poisson(rate, len(cust["age"]))
+        payer = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        n = len(payer)
+        payee = pop.contacts[payer, rng.integers(0, pop.contacts.shape[1], n)]
+        amount = np.maximum(np.round(rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma,
+                                                   n) * self.minor), 100)
+        return make_batch(
+            n, t=self._times(rng, n, base), customer=payer, account=cust["checking_idx"][payer],
+            device=self._device(rng, payer), counterparty=cust["checking_idx"][payee],
+            amount=amount, channel=CH["online_banking"], tx_type=TX["p2p_transfer"], direction=0)
+
+    def _card_repayments(self, rng: np.random.Generator, info: DayInfo, base: int,
+                         balances: np.ndarray) -> Batch:
+        if info.day_of_month != self.profile.transfers.card_repayment_day:
+            return make_batch(0)
+        cust = self.pop.customers
+        holders = np.flatnonzero(cust["credit_idx"] >= 0).astype(np.int32)
+        owed = -balances[cust["credit_idx"][holders]]
+        holders, owed = holders[owed > 0], owed[owed > 0]
+        n = len(holders)
+        return make_batch(
+            n, t=self._window(rng, n, base, 4, 5), customer=holders,
+            account=cust["checking_idx"][holders], counterparty=cust["credit_idx"][holders],
+            amount=owed, channel=CH["standing_order"], tx_type=TX["card_repayment"], direction=0)

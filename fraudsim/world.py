@@ -1,0 +1,89 @@
+"""World: the Mesa model that owns the population, the SimPy clock, the bank and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import mesa
+import numpy as np
+import simpy
+
+from fraudsim.agents import Bank, Merchant
+from fraudsim.calibration import Profile, load_profile
+from fraudsim.config import ScenarioConfig
+from fraudsim.ledger import Batch, Ledger
+from fraudsim.population import build_population
+from fraudsim.rng import SeedStreams
+from fraudsim.traffic import DAY, Calendar, LegitTraffic
+
+DayCallback = Callable[[int, Batch], None]
+
+
+class World(mesa.Model):
+    """One simulated world. `simpy.Environment` is the only clock; `model.time` follows it.
+
+    Legit traffic is drawn a day at a time (vectorised); agents with decisions (bank, merchants,
+    and the fraud issue's fraudsters) act through SimPy processes on the same clock. At the end
+    of each day the bank settles every row of that day.
+    """
+
+    def __init__(self, config: ScenarioConfig, profile: Profile | None = None) -> None:
+        streams = SeedStreams(config.seed)
+        super().__init__(rng=streams.generator("mesa"))
+        self.config = config
+        self.streams = streams
+        self.profile = profile if profile is not None else load_profile(config.profile)
+        self.env = simpy.Environment()
+        self.calendar = Calendar(config.start_date)
+        self.population = build_population(
+            streams, self.profile, config.population.customers, config.population.merchants,
+            config.locale, config.start_date.year)
+        self.bank = Bank(self)
+        self.merchant_agents = [Merchant(self, i)
+                                for i in range(len(self.population.merchants["category"]))]
+        self.ledger = Ledger()
+        self.traffic = LegitTraffic(self.population, self.profile, streams, self.calendar)
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "day": lambda m: int(m.time) - 1,
+            **{key: (lambda k: lambda m: m.bank.last_day[k])(key) for key in (
+                "transactions", "declined", "fraud_transactions", "volume",
+                "mean_checking_balance", "blocked_cards")},
+        })
+        self.day_callbacks: list[DayCallback] = []
+        self.env.process(self._days())
+
+    @property
+    def currency(self) -> str:
+        return self.config.currency or self.profile.meta.currency
+
+    def _days(self) -> Generator[simpy.Event, Any, None]:
+        for day in range(self.config.days):
+            self.ledger.post(self.traffic.day(day, self.bank.balances))
+            yield self.env.timeout(DAY)
+            self._close_day(day)
+
+    def _close_day(self, day: int) -> None:
+        rows = self.bank.settle_day(self.ledger.take_pending(before=(day + 1) * DAY))
+        self._review_merchants(rows)
+        self.time = self.env.now / DAY  # keep Mesa's clock in step before collecting
+        self.steps = day + 1
+        self.datacollector.collect(self)
+        # Sinks (frame collector or streaming writer) get the settled rows; rows are not
+        # modified afterwards, so a sink may hand them to another thread.
+        for callback in self.day_callbacks:
+            callback(day, rows)
+
+    def _review_merchants(self, rows: Batch) -> None:
+        """Merchants with a burst of declines decide on step-up (a vectorised pre-filter)."""
+        merchant = rows["merchant"]
+        has = merchant >= 0
+        n = len(self.merchant_agents)
+        attempts = np.bincount(merchant[has], minlength=n)
+        declines = np.bincount(merchant[has & rows["is_declined"]], minlength=n)
+        for m in np.flatnonzero((attempts >= 20) & (declines * 2 >= attempts)).tolist():
+            self.merchant_agents[m].review_day(int(attempts[m]), int(declines[m]))
+
+    def run(self) -> None:
+        """Simulate every day of the scenario."""
+        self.env.run(until=self.config.days * DAY + 1)

@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the written run")
     args = parser.parse_args()
     config = load_scenario(args.scenario).with_overrides(
-        **{"population.customers": args.customers, "days": args.days})
+        **{"population.customers": args.customers, "days": args.days}
+    )
     out = Path(tempfile.mkdtemp(prefix="fraudsim-bench-")) / config.name
     started = time.perf_counter()
     cpu_started = time.process_time()

@@ -10,5 +10,12 @@ from fraudsim.dataset import Dataset, simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["Dataset", "Profile", "ScenarioConfig", "__version__", "load_profile", "load_scenario",
-           "simulate"]
+__all__ = [
+    "Dataset",
+    "Profile",
+    "ScenarioConfig",
+    "__version__",
+    "load_profile",
+    "load_scenario",
+    "simulate",
+]

@@ -15,8 +15,11 @@ from rich.table import Table
 from fraudsim.config import ScenarioConfig, load_scenario
 from fraudsim.errors import FraudsimError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="fraudsim: simulate labelled payment transactions and fraud.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="fraudsim: simulate labelled payment transactions and fraud.",
+)
 scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario files: list and validate.")
 app.add_typer(scenarios_app, name="scenarios")
 
@@ -50,7 +53,9 @@ def resolve_output(config: ScenarioConfig, out: Path | None) -> Path:
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="scenario file, or a name in ./scenarios/")],
-    out: Annotated[Path | None, typer.Option(help="run directory [default: outputs/<name>]")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="run directory [default: outputs/<name>]")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     customers: Annotated[int | None, typer.Option(help="override the number of customers")] = None,
     days: Annotated[int | None, typer.Option(help="override the number of days")] = None,
@@ -62,14 +67,21 @@ def run(
 
     try:
         config = load_scenario(resolve_scenario(scenario)).with_overrides(
-            **{"seed": seed, "days": days, "population.customers": customers,
-               "output.format": fmt})
+            **{"seed": seed, "days": days, "population.customers": customers, "output.format": fmt}
+        )
         out_dir = resolve_output(config, out)
         started = time.perf_counter()
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("days"), TextColumn("{task.fields[rows]:,} rows"),
-                      TimeElapsedColumn(), console=console, disable=quiet,
-                      transient=True) as progress:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        ) as progress:
             task = progress.add_task(f"simulating {config.name}", total=config.days, rows=0)
             totals = {"rows": 0}
 
@@ -84,8 +96,11 @@ def run(
     except KeyboardInterrupt:
         raise fail("interrupted; nothing was written") from None
     n = dataset.transaction_rows
-    console.print(f"[green]wrote[/] {out_dir}/  {n:,} transactions in {elapsed:.1f} s "
-                  f"({n / elapsed:,.0f} transactions/s)", highlight=False)
+    console.print(
+        f"[green]wrote[/] {out_dir}/  {n:,} transactions in {elapsed:.1f} s "
+        f"({n / elapsed:,.0f} transactions/s)",
+        highlight=False,
+    )
 
 
 @scenarios_app.command("list")
@@ -100,8 +115,9 @@ def scenarios_list(
     for path in files:
         try:
             cfg = load_scenario(path)
-            table.add_row(path.stem, f"{cfg.population.customers:,}", str(cfg.days),
-                          cfg.description)
+            table.add_row(
+                path.stem, f"{cfg.population.customers:,}", str(cfg.days), cfg.description
+            )
         except FraudsimError as exc:
             table.add_row(path.stem, "-", "-", f"[red]invalid: {exc}[/]")
     Console().print(table)

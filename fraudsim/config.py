@@ -25,7 +25,9 @@ class PopulationConfig(_Strict):
 
     customers: int = Field(default=20_000, gt=0, le=100_000_000)
     merchants: int | None = Field(
-        default=None, gt=0, le=10_000_000,
+        default=None,
+        gt=0,
+        le=10_000_000,
         description="number of merchants; default from the profile's merchants per 1,000 customers",
     )
 

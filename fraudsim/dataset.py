@@ -39,8 +39,12 @@ class Dataset:
     transaction_rows: int = 0
 
     @classmethod
-    def from_world(cls, world: World, transactions: pl.DataFrame | None,
-                   ready: dict[str, pl.DataFrame] | None = None) -> Dataset:
+    def from_world(
+        cls,
+        world: World,
+        transactions: pl.DataFrame | None,
+        ready: dict[str, pl.DataFrame] | None = None,
+    ) -> Dataset:
         """Tables of a finished world; `ready` holds tables already built elsewhere."""
         builders = {
             "customers": frames.customers_frame,
@@ -50,8 +54,9 @@ class Dataset:
             "daily_stats": frames.daily_stats_frame,
         }
         ready = ready or {}
-        tables = {name: ready[name] if name in ready else build(world)
-                  for name, build in builders.items()}
+        tables = {
+            name: ready[name] if name in ready else build(world) for name, build in builders.items()
+        }
         if transactions is not None:
             tables = {"transactions": transactions, **tables}
         rows = int(tables["daily_stats"]["transactions"].sum())
@@ -89,8 +94,12 @@ class Dataset:
             return writer.finish(self)
 
 
-def _run(config: ScenarioConfig, profile: Profile | None, progress: ProgressCallback | None,
-         writer: RunWriter | None) -> Dataset:
+def _run(
+    config: ScenarioConfig,
+    profile: Profile | None,
+    progress: ProgressCallback | None,
+    writer: RunWriter | None,
+) -> Dataset:
     from fraudsim.world import World
 
     started = time.perf_counter()
@@ -99,7 +108,8 @@ def _run(config: ScenarioConfig, profile: Profile | None, progress: ProgressCall
     day_frames: list[pl.DataFrame] = []
     if writer is None:
         world.day_callbacks.append(
-            lambda day, rows: day_frames.append(frames.transactions_frame(world, rows)))
+            lambda day, rows: day_frames.append(frames.transactions_frame(world, rows))
+        )
     else:
         writer.add_static_tables(world)  # written in the background while the days run
         world.day_callbacks.append(lambda day, rows: writer.add_rows(world, day, rows))
@@ -109,19 +119,26 @@ def _run(config: ScenarioConfig, profile: Profile | None, progress: ProgressCall
     simulated = time.perf_counter()
     transactions = None
     if writer is None:
-        transactions = (pl.concat(day_frames) if day_frames
-                        else frames.transactions_frame(world, frames.empty_rows()))
+        transactions = (
+            pl.concat(day_frames)
+            if day_frames
+            else frames.transactions_frame(world, frames.empty_rows())
+        )
         ready = None
     else:
         ready = writer.static_tables()
     dataset = Dataset.from_world(world, transactions, ready)
-    dataset.timings = {"build_seconds": built - started, "simulate_seconds": simulated - built,
-                       "tables_seconds": time.perf_counter() - simulated}
+    dataset.timings = {
+        "build_seconds": built - started,
+        "simulate_seconds": simulated - built,
+        "tables_seconds": time.perf_counter() - simulated,
+    }
     return dataset
 
 
-def simulate(config: ScenarioConfig, profile: Profile | None = None,
-             progress: ProgressCallback | None = None) -> Dataset:
+def simulate(
+    config: ScenarioConfig, profile: Profile | None = None, progress: ProgressCallback | None = None
+) -> Dataset:
     """Simulate a scenario and return its Dataset in memory (nothing is written).
 
     Args:
@@ -132,9 +149,13 @@ def simulate(config: ScenarioConfig, profile: Profile | None = None,
     return _run(config, profile, progress, None)
 
 
-def run_to_directory(config: ScenarioConfig, out_dir: str | Path, fmt: str | None = None,
-                     profile: Profile | None = None, progress: ProgressCallback | None = None
-                     ) -> Dataset:
+def run_to_directory(
+    config: ScenarioConfig,
+    out_dir: str | Path,
+    fmt: str | None = None,
+    profile: Profile | None = None,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
     """Simulate and stream the dataset to `out_dir` (atomically); memory stays bounded.
 
     Transactions are converted and written by a background thread while later days are

@@ -13,8 +13,23 @@ from faker.config import AVAILABLE_LOCALES
 
 RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606
 _FAKER_SEED = 1_361_613  # fixed seed for the few Faker calls that build city/street tables
-_ASCII = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe",
-                        "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th", "ı": "i"})
+_ASCII = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "ae",
+        "ø": "o",
+        "Ø": "o",
+        "œ": "oe",
+        "Œ": "oe",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "þ": "th",
+        "ı": "i",
+    }
+)
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 _NUM_STR = np.arange(10_000).astype("U4")  # "0".."9999", gathered instead of int->str per row
 _IBAN_LENGTHS = (  # IBAN registry: country code + total length
@@ -22,14 +37,19 @@ _IBAN_LENGTHS = (  # IBAN registry: country code + total length
     "EE20 EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 "
     "IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 "
     "NO15 PK24 PL28 PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 "
-    "TR26 UA29 VA22 VG24 XK20")
+    "TR26 UA29 VA22 VG24 XK20"
+)
 _LEN_BY_KEY = np.zeros(26 * 26, dtype=np.int64)  # (letter1 * 26 + letter2) -> IBAN length
 for _e in _IBAN_LENGTHS.split():
     _LEN_BY_KEY[(ord(_e[0]) - 65) * 26 + ord(_e[1]) - 65] = int(_e[2:])
 # country -> (bank-code pattern: N digit / A letter, fictitious default, random account digits)
-_IBAN_SPECS = {"DE": ("N" * 8, "00000000", 10), "FR": ("N" * 10, "0" * 10, 11),
-               "NL": ("AAAA", "XXXX", 10), "GB": ("AAAA" + "N" * 6, "XXXX000000", 8),
-               "CZ": ("NNNN", "0000", 10)}
+_IBAN_SPECS = {
+    "DE": ("N" * 8, "00000000", 10),
+    "FR": ("N" * 10, "0" * 10, 11),
+    "NL": ("AAAA", "XXXX", 10),
+    "GB": ("AAAA" + "N" * 6, "XXXX000000", 8),
+    "CZ": ("NNNN", "0000", 10),
+}
 _CZ_WEIGHTS = np.array([6, 3, 7, 9, 10, 5, 8, 4, 2])  # 10th (check) digit has weight 1
 
 
@@ -124,16 +144,37 @@ def _tables_for(locale: str) -> IdentityTables:
     number_first = sum(fake.street_address()[:1].isdigit() for _ in range(21)) > 10
     labels = dict.fromkeys(_ascii_slug(d.split(".")[0], "-") for d in pool("free_email_domains")[0])
     domains = list(RESERVED_EMAIL_DOMAINS) + [f"{lb}.example" for lb in labels if lb]
-    translit = next((p.replacements for p in provs if getattr(p, "replacements", None)
-                     and type(p).__module__.startswith("faker.providers.internet")), ())
+    translit = next(
+        (
+            p.replacements
+            for p in provs
+            if getattr(p, "replacements", None)
+            and type(p).__module__.startswith("faker.providers.internet")
+        ),
+        (),
+    )
     return IdentityTables(
-        locale, f[0], f[1], m[0], m[1], lf[0], lf[1], lm[0], lm[1], _frozen(streets),
-        number_first, _frozen(cities), pool("company_suffixes")[0], _frozen(domains),
-        str.maketrans({a: b.lower() for a, b in translit if len(a) == 1}))
+        locale,
+        f[0],
+        f[1],
+        m[0],
+        m[1],
+        lf[0],
+        lf[1],
+        lm[0],
+        lm[1],
+        _frozen(streets),
+        number_first,
+        _frozen(cities),
+        pool("company_suffixes")[0],
+        _frozen(domains),
+        str.maketrans({a: b.lower() for a, b in translit if len(a) == 1}),
+    )
 
 
-def _draw(rng: np.random.Generator, values: np.ndarray, cdf: np.ndarray | None, n: int
-          ) -> np.ndarray:
+def _draw(
+    rng: np.random.Generator, values: np.ndarray, cdf: np.ndarray | None, n: int
+) -> np.ndarray:
     if cdf is None:
         return values[rng.integers(0, values.size, n)]
     return values[np.searchsorted(cdf, rng.random(n), side="right")]
@@ -151,7 +192,7 @@ def _from_codes(codes: np.ndarray) -> np.ndarray:
 
 def _digit_codes(x: np.ndarray, width: int) -> np.ndarray:
     """Zero-padded decimal code points (n, width) of non-negative int64 values."""
-    return (x[:, None] // _POW10[width - 1::-1] % 10 + 48).astype(np.uint32)
+    return (x[:, None] // _POW10[width - 1 :: -1] % 10 + 48).astype(np.uint32)
 
 
 def _row_hash(strings: np.ndarray) -> np.ndarray:
@@ -166,9 +207,14 @@ def _row_hash(strings: np.ndarray) -> np.ndarray:
     return h
 
 
-def _by_sex(rng: np.random.Generator, fem: np.ndarray, female: np.ndarray,
-            female_cdf: np.ndarray | None, male: np.ndarray, male_cdf: np.ndarray | None
-            ) -> np.ndarray:
+def _by_sex(
+    rng: np.random.Generator,
+    fem: np.ndarray,
+    female: np.ndarray,
+    female_cdf: np.ndarray | None,
+    male: np.ndarray,
+    male_cdf: np.ndarray | None,
+) -> np.ndarray:
     col = np.empty(fem.size, f"U{max(female.itemsize, male.itemsize) // 4}")
     col[fem] = _draw(rng, female, female_cdf, int(fem.sum()))
     col[~fem] = _draw(rng, male, male_cdf, int((~fem).sum()))
@@ -193,10 +239,22 @@ def person_names(
         raise ValueError("sex values must be 'F', 'M' or 'X'")
     fem = (sex == "F") | ((sex == "X") & (rng.random(sex.size) < 0.5))
     t = tables
-    first = _by_sex(rng, fem, t.first_names_female, t.first_names_female_cdf,
-                    t.first_names_male, t.first_names_male_cdf)
-    last = _by_sex(rng, fem, t.last_names_female, t.last_names_female_cdf,
-                   t.last_names_male, t.last_names_male_cdf)
+    first = _by_sex(
+        rng,
+        fem,
+        t.first_names_female,
+        t.first_names_female_cdf,
+        t.first_names_male,
+        t.first_names_male_cdf,
+    )
+    last = _by_sex(
+        rng,
+        fem,
+        t.last_names_female,
+        t.last_names_female_cdf,
+        t.last_names_male,
+        t.last_names_male_cdf,
+    )
     return first, last
 
 
@@ -210,8 +268,9 @@ def _slugs(names: np.ndarray, fallback: str, translit: dict[int, str]) -> np.nda
     if not (names[first][inv] == names).all():  # 64-bit hash collision: exact, slower path
         _, first, inv = np.unique(names, return_index=True, return_inverse=True)
     uniq = names[first].tolist()
-    return np.array([_ascii_slug(u, "", translit) or f"{fallback}{i}"
-                     for i, u in enumerate(uniq)] or [""])[inv]
+    return np.array(
+        [_ascii_slug(u, "", translit) or f"{fallback}{i}" for i, u in enumerate(uniq)] or [""]
+    )[inv]
 
 
 def emails(
@@ -228,14 +287,16 @@ def emails(
     n = f.size
     kind = rng.choice(5, n, p=[0.4, 0.15, 0.2, 0.1, 0.15])
     head = np.where(kind == 2, np.strings.slice(f, 0, 1), np.where(kind == 4, lst, f))
-    local = np.strings.add(np.strings.add(head, np.array([".", "", "", "_", "."])[kind]),
-                           np.where(kind == 4, f, lst))
+    local = np.strings.add(
+        np.strings.add(head, np.array([".", "", "", "_", "."])[kind]), np.where(kind == 4, f, lst)
+    )
     u = rng.random(n)
     year_or_small = np.where(u < 0.8, rng.integers(1, 100, n), rng.integers(1950, 2008, n))
     domains = np.strings.add("@", tables.email_domains)
     at_domain = domains[rng.integers(0, domains.size, n)]
-    out = np.strings.add(np.strings.add(local, np.where(u < 0.5, "", _NUM_STR[year_or_small])),
-                         at_domain)
+    out = np.strings.add(
+        np.strings.add(local, np.where(u < 0.5, "", _NUM_STR[year_or_small])), at_domain
+    )
     for attempt in range(32):
         _, keep = np.unique(_row_hash(out), return_index=True)  # hash clash => harmless redraw
         dup = np.ones(n, dtype=bool)
@@ -281,7 +342,9 @@ def phone_numbers(rng: np.random.Generator, n: int, unique: bool = False) -> np.
 
 
 def company_names(
-    rng: np.random.Generator, n: int, tables: IdentityTables,
+    rng: np.random.Generator,
+    n: int,
+    tables: IdentityTables,
     category_words: np.ndarray | None = None,
 ) -> np.ndarray:
     """Company names like ``"Smith & Jones Bakery LLC"`` from surnames and locale suffixes.
@@ -292,8 +355,9 @@ def company_names(
     names, cdf = tables.last_names_male, tables.last_names_male_cdf
     l1, l2 = _draw(rng, names, cdf, n), _draw(rng, names, cdf, n)
     kind = rng.choice(3, n, p=[0.6, 0.25, 0.15])
-    out = np.strings.add(np.strings.add(l1, np.array(["", " & ", "-"])[kind]),
-                         np.where(kind == 0, "", l2))
+    out = np.strings.add(
+        np.strings.add(l1, np.array(["", " & ", "-"])[kind]), np.where(kind == 0, "", l2)
+    )
     if category_words is not None:
         cat = np.broadcast_to(np.asarray(category_words).astype(str), (n,))
         out = np.strings.add(out, np.where(cat == "", "", np.strings.add(" ", cat)))
@@ -351,8 +415,12 @@ def card_numbers(rng: np.random.Generator, n: int, bins: np.ndarray | list[str])
     if n > b.size * space:
         raise ValueError(f"at most {b.size * space} unique PANs for these bins")
     key = rng.choice(b.size * space, n, replace=False)
-    digits = np.concatenate([_codes(b)[key // space], _digit_codes(key % space, 15 - width)],
-                            axis=1).astype(np.int64) - 48
+    digits = (
+        np.concatenate(
+            [_codes(b)[key // space], _digit_codes(key % space, 15 - width)], axis=1
+        ).astype(np.int64)
+        - 48
+    )
     check = (10 - _luhn_sum(digits, has_check=False) % 10) % 10
     return _from_codes(np.concatenate([digits, check[:, None]], axis=1) + 48)
 
@@ -395,8 +463,10 @@ def iban_numbers(
         acct = rng.choice(10**k, n, replace=False)
     # mod 97 of BBAN + country + "00" in int64; the constant bank part is folded once
     r = (int(_mod97(_codes(np.array([bank])))[0]) * 10**k + acct) % 97
-    parts = [np.broadcast_to(_codes(np.array([country + "00" + bank])), (n, 4 + len(bank))),
-             _digit_codes(acct, k)]
+    parts = [
+        np.broadcast_to(_codes(np.array([country + "00" + bank])), (n, 4 + len(bank))),
+        _digit_codes(acct, k),
+    ]
     if country == "FR":  # French RIB key over bank, branch and account
         rib = 97 - (89 * int(bank[:5]) + 15 * int(bank[5:]) + 3 * acct) % 97
         parts.append(_digit_codes(rib, 2))

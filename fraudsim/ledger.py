@@ -9,7 +9,7 @@ import numpy as np
 # Internal columns: positions (idx) rather than public ids, codes rather than strings.
 # -1 marks "none" in index and time columns.
 COLUMNS: dict[str, type] = {
-    "t": np.int64,             # seconds since scenario start
+    "t": np.int64,  # seconds since scenario start
     "customer": np.int32,
     "account": np.int32,
     "card": np.int32,
@@ -17,10 +17,10 @@ COLUMNS: dict[str, type] = {
     "terminal": np.int32,
     "device": np.int32,
     "counterparty": np.int32,  # account idx of the other side of an internal transfer
-    "amount": np.int64,        # minor units, always positive
+    "amount": np.int64,  # minor units, always positive
     "channel": np.int8,
     "tx_type": np.int8,
-    "direction": np.int8,      # 0 debit of `account`, 1 credit to `account`
+    "direction": np.int8,  # 0 debit of `account`, 1 credit to `account`
     "is_fraud": np.bool_,
     "fraud_type": np.int16,
     "episode": np.int64,
@@ -31,8 +31,17 @@ COLUMNS: dict[str, type] = {
     "reported_at": np.int64,
     "txid": np.int64,
 }
-_DEFAULTS = {"card": -1, "merchant": -1, "terminal": -1, "device": -1, "counterparty": -1,
-             "fraud_type": -1, "episode": -1, "reported_at": -1, "pattern": -1}
+_DEFAULTS = {
+    "card": -1,
+    "merchant": -1,
+    "terminal": -1,
+    "device": -1,
+    "counterparty": -1,
+    "fraud_type": -1,
+    "episode": -1,
+    "reported_at": -1,
+    "pattern": -1,
+}
 
 Batch = dict[str, np.ndarray]
 
@@ -46,8 +55,11 @@ def make_batch(n: int, **columns: np.ndarray | int) -> Batch:
     for name, dtype in COLUMNS.items():
         if name in columns:
             value = np.asarray(columns[name])
-            batch[name] = (np.full(n, value, dtype=dtype) if value.ndim == 0
-                           else value.astype(dtype, copy=False))
+            batch[name] = (
+                np.full(n, value, dtype=dtype)
+                if value.ndim == 0
+                else value.astype(dtype, copy=False)
+            )
         else:
             batch[name] = np.full(n, _DEFAULTS.get(name, 0), dtype=dtype)
     return batch
@@ -88,4 +100,3 @@ class Ledger:
             return take(rows, np.flatnonzero(~later))
         self.pending = []
         return rows
-

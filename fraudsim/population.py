@@ -93,8 +93,9 @@ class Population:
     def ibans(self) -> np.ndarray:
         """Fictitious, well-formed IBANs of the accounts."""
         assert self.streams is not None
-        return identity.iban_numbers(self.streams.generator("identities", 1),
-                                     len(self.accounts["kind"]), country="DE")
+        return identity.iban_numbers(
+            self.streams.generator("identities", 1), len(self.accounts["kind"]), country="DE"
+        )
 
     @cached_property
     def card_details(self) -> dict[str, np.ndarray]:
@@ -109,8 +110,10 @@ class Population:
         pans[kind == 1] = identity.card_numbers(rng, int((kind == 1).sum()), _CREDIT_BINS)
         year = (self.start_year + rng.integers(1, 5, n)) % 100
         month = rng.integers(1, 13, n)
-        expiry = np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "/"),
-                             np.char.zfill(year.astype(str), 2))
+        expiry = np.char.add(
+            np.char.add(np.char.zfill(month.astype(str), 2), "/"),
+            np.char.zfill(year.astype(str), 2),
+        )
         return {"pan": pans, "expiry": expiry}
 
 
@@ -119,30 +122,43 @@ def _geometric_weights(n: int, decay: float) -> np.ndarray:
     return w / w.sum()
 
 
-def _draw_regions(rng: np.random.Generator, profile: Profile, tables: identity.IdentityTables
-                  ) -> Table:
+def _draw_regions(
+    rng: np.random.Generator, profile: Profile, tables: identity.IdentityTables
+) -> Table:
     n = profile.population.regions
     names = identity.city_names(rng, n, tables)
-    return Table({
-        "name": names,
-        "lat": rng.uniform(*_LAT_RANGE, n),
-        "lon": rng.uniform(*_LON_RANGE, n),
-        "weight": _geometric_weights(n, profile.population.region_size_decay),
-    })
+    return Table(
+        {
+            "name": names,
+            "lat": rng.uniform(*_LAT_RANGE, n),
+            "lon": rng.uniform(*_LON_RANGE, n),
+            "weight": _geometric_weights(n, profile.population.region_size_decay),
+        }
+    )
 
 
-def _draw_customers(rng: np.random.Generator, n: int, profile: Profile, regions: Table,
-                    tables: identity.IdentityTables) -> Table:
+def _draw_customers(
+    rng: np.random.Generator,
+    n: int,
+    profile: Profile,
+    regions: Table,
+    tables: identity.IdentityTables,
+) -> Table:
     pop = profile.population
-    band = rng.choice(len(pop.age_bands), size=n, p=profile.weights("population", "age_band_shares"))
+    band = rng.choice(
+        len(pop.age_bands), size=n, p=profile.weights("population", "age_band_shares")
+    )
     bounds = np.array(pop.age_band_bounds)
     age = rng.integers(bounds[band, 0], bounds[band, 1] + 1).astype(np.int16)
     female = rng.random(n) < pop.female_share
     sex = np.where(female, "F", "M")
     # Life-cycle earnings: income rises to a peak age and falls after it (log-quadratic).
     life_cycle = -0.0004 * (age.astype(np.float64) - pop.income_age_peak) ** 2
-    log_income = np.log(pop.annual_income_median) + life_cycle + pop.annual_income_sigma * (
-        rng.standard_normal(n))
+    log_income = (
+        np.log(pop.annual_income_median)
+        + life_cycle
+        + pop.annual_income_sigma * (rng.standard_normal(n))
+    )
     student = (age < 25) & (rng.random(n) < pop.student_share_under_25)
     retired = age >= pop.retirement_age
     income = np.exp(log_income)
@@ -153,28 +169,34 @@ def _draw_customers(rng: np.random.Generator, n: int, profile: Profile, regions:
     segment = np.where(retired, 2, np.where(student, 1, 0)).astype(np.int8)
     region = rng.choice(len(regions), size=n, p=regions["weight"]).astype(np.int16)
     birth_offset = rng.integers(0, 365, n)
-    return Table({
-        "age": age,
-        "age_band": band.astype(np.int8),
-        "sex": sex,
-        "income": income,
-        "income_band": income_band,
-        "segment": segment,
-        "region": region,
-        "home_lat": regions["lat"][region] + rng.normal(0, 0.12, n),
-        "home_lon": regions["lon"][region] + rng.normal(0, 0.18, n),
-        "birth_offset_days": birth_offset.astype(np.int16),
-        "cnp_propensity": rng.beta(
-            profile.cards.cnp_share * profile.cards.cnp_propensity_concentration,
-            (1 - profile.cards.cnp_share) * profile.cards.cnp_propensity_concentration, n),
-        "payday": (rng.choice(31, size=n, p=profile.weights("calendar", "payday_weights")) + 1
-                   ).astype(np.int8),
-        "pays_rent": rng.random(n) < profile.transfers.rent_share_of_customers,
-    })
+    return Table(
+        {
+            "age": age,
+            "age_band": band.astype(np.int8),
+            "sex": sex,
+            "income": income,
+            "income_band": income_band,
+            "segment": segment,
+            "region": region,
+            "home_lat": regions["lat"][region] + rng.normal(0, 0.12, n),
+            "home_lon": regions["lon"][region] + rng.normal(0, 0.18, n),
+            "birth_offset_days": birth_offset.astype(np.int16),
+            "cnp_propensity": rng.beta(
+                profile.cards.cnp_share * profile.cards.cnp_propensity_concentration,
+                (1 - profile.cards.cnp_share) * profile.cards.cnp_propensity_concentration,
+                n,
+            ),
+            "payday": (
+                rng.choice(31, size=n, p=profile.weights("calendar", "payday_weights")) + 1
+            ).astype(np.int8),
+            "pays_rent": rng.random(n) < profile.transfers.rent_share_of_customers,
+        }
+    )
 
 
-def _draw_accounts(rng: np.random.Generator, profile: Profile, customers: Table
-                   ) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray]:
+def _draw_accounts(
+    rng: np.random.Generator, profile: Profile, customers: Table
+) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray]:
     """Checking for everyone, savings and credit for some; returns (accounts, idx per kind)."""
     n = len(customers)
     pop, bal = profile.population, profile.balances
@@ -183,25 +205,40 @@ def _draw_accounts(rng: np.random.Generator, profile: Profile, customers: Table
     credit_p = np.asarray(pop.credit_card_share_by_income_band)[customers["income_band"]]
     has_credit = rng.random(n) < credit_p
     owners = np.concatenate([np.arange(n), np.flatnonzero(has_savings), np.flatnonzero(has_credit)])
-    kinds = np.concatenate([np.zeros(n), np.ones(has_savings.sum()), np.full(has_credit.sum(), 2)]
-                           ).astype(np.int8)
+    kinds = np.concatenate(
+        [np.zeros(n), np.ones(has_savings.sum()), np.full(has_credit.sum(), 2)]
+    ).astype(np.int8)
     m = monthly[owners]
     opening = np.where(
-        kinds == 0, m * bal.checking_months_median * np.exp(bal.checking_sigma * (
-            rng.standard_normal(len(owners)) - 0.5 * bal.checking_sigma)),
-        np.where(kinds == 1, m * bal.savings_months_median * rng.lognormal(0, 1, len(owners)), 0.0))
-    overdraft = np.asarray(bal.overdraft_months_by_income_band)[customers["income_band"][owners]] * m
-    credit_limit = np.maximum(bal.credit_limit_months * m, bal.credit_limit_min * profile.minor_per_major)
+        kinds == 0,
+        m
+        * bal.checking_months_median
+        * np.exp(
+            bal.checking_sigma * (rng.standard_normal(len(owners)) - 0.5 * bal.checking_sigma)
+        ),
+        np.where(kinds == 1, m * bal.savings_months_median * rng.lognormal(0, 1, len(owners)), 0.0),
+    )
+    overdraft = (
+        np.asarray(bal.overdraft_months_by_income_band)[customers["income_band"][owners]] * m
+    )
+    credit_limit = np.maximum(
+        bal.credit_limit_months * m, bal.credit_limit_min * profile.minor_per_major
+    )
     # Limits are round numbers, as banks grant them.
     step = 100 * profile.minor_per_major
-    floor = np.where(kinds == 0, -np.round(overdraft / step) * step,
-                     np.where(kinds == 2, -np.round(credit_limit / step) * step, 0.0))
-    accounts = Table({
-        "customer_idx": owners.astype(np.int32),
-        "kind": kinds,
-        "opening_balance": np.round(opening).astype(np.int64),
-        "floor": floor.astype(np.int64),
-    })
+    floor = np.where(
+        kinds == 0,
+        -np.round(overdraft / step) * step,
+        np.where(kinds == 2, -np.round(credit_limit / step) * step, 0.0),
+    )
+    accounts = Table(
+        {
+            "customer_idx": owners.astype(np.int32),
+            "kind": kinds,
+            "opening_balance": np.round(opening).astype(np.int64),
+            "floor": floor.astype(np.int64),
+        }
+    )
     checking = np.arange(n, dtype=np.int32)
     savings = np.full(n, -1, np.int32)
     savings[has_savings] = n + np.arange(has_savings.sum(), dtype=np.int32)
@@ -210,26 +247,36 @@ def _draw_accounts(rng: np.random.Generator, profile: Profile, customers: Table
     return accounts, checking, savings, credit
 
 
-def _draw_cards(rng: np.random.Generator, profile: Profile, customers: Table,
-                checking: np.ndarray, credit: np.ndarray) -> Table:
+def _draw_cards(
+    rng: np.random.Generator,
+    profile: Profile,
+    customers: Table,
+    checking: np.ndarray,
+    credit: np.ndarray,
+) -> Table:
     n = len(customers)
     has_credit = credit >= 0
     owners = np.concatenate([np.arange(n), np.flatnonzero(has_credit)]).astype(np.int32)
     kind = np.concatenate([np.zeros(n), np.ones(has_credit.sum())]).astype(np.int8)
     account = np.concatenate([checking, credit[has_credit]]).astype(np.int32)
     cards = profile.cards
-    rate = rng.gamma(cards.purchases_gamma_shape,
-                     cards.purchases_per_card_month / cards.purchases_gamma_shape, len(owners))
+    rate = rng.gamma(
+        cards.purchases_gamma_shape,
+        cards.purchases_per_card_month / cards.purchases_gamma_shape,
+        len(owners),
+    )
     young = customers["age"][owners] < 25
     gold = customers["income_band"][owners] == 3
     product = np.where(young, 1, np.where(gold & (rng.random(len(owners)) < 0.5), 2, 0))
-    return Table({
-        "customer_idx": owners,
-        "account_idx": account,
-        "kind": kind,
-        "product": product.astype(np.int8),
-        "monthly_rate": rate.astype(np.float64),
-    })
+    return Table(
+        {
+            "customer_idx": owners,
+            "account_idx": account,
+            "kind": kind,
+            "product": product.astype(np.int8),
+            "monthly_rate": rate.astype(np.float64),
+        }
+    )
 
 
 def _draw_devices(rng: np.random.Generator, profile: Profile, n_customers: int) -> Table:
@@ -240,38 +287,63 @@ def _draw_devices(rng: np.random.Generator, profile: Profile, n_customers: int) 
     is_first = np.zeros(len(owner), bool)
     is_first[first] = True
     kind = np.where(is_first, 0, rng.choice([1, 2], size=len(owner), p=[0.7, 0.3]))
-    return Table({"customer_idx": owner, "kind": kind.astype(np.int8),
-                  "first_of_customer": np.repeat(first, count).astype(np.int32),
-                  "count_of_customer": np.repeat(count, count).astype(np.int8)})
+    return Table(
+        {
+            "customer_idx": owner,
+            "kind": kind.astype(np.int8),
+            "first_of_customer": np.repeat(first, count).astype(np.int32),
+            "count_of_customer": np.repeat(count, count).astype(np.int8),
+        }
+    )
 
 
-def _draw_merchants(rng: np.random.Generator, profile: Profile, n_merchants: int,
-                    customers: Table, regions: Table, tables: identity.IdentityTables,
-                    categories: list[str]) -> Table:
+def _draw_merchants(
+    rng: np.random.Generator,
+    profile: Profile,
+    n_merchants: int,
+    customers: Table,
+    regions: Table,
+    tables: identity.IdentityTables,
+    categories: list[str],
+) -> Table:
     cats = profile.cards.categories
     n_card_cats = len(cats)
     pos_p = np.array([c.pos_share for c in cats])
     cnp_p = np.array([c.cnp_share for c in cats])
     pos_p, cnp_p = pos_p / pos_p.sum(), cnp_p / cnp_p.sum()
     pos_cats, cnp_cats = np.flatnonzero(pos_p > 0), np.flatnonzero(cnp_p > 0)
-    n_online = max(int(round(n_merchants * profile.merchants.online_share)), len(cnp_cats))
+    n_online = max(round(n_merchants * profile.merchants.online_share), len(cnp_cats))
     n_physical = max(n_merchants - n_online, len(pos_cats))
     # Every channel category gets at least one merchant; the rest follow the channel mix.
-    online_cat = np.concatenate([cnp_cats, rng.choice(n_card_cats, n_online - len(cnp_cats), p=cnp_p)])
+    online_cat = np.concatenate(
+        [cnp_cats, rng.choice(n_card_cats, n_online - len(cnp_cats), p=cnp_p)]
+    )
     physical_cat = np.concatenate(
-        [pos_cats, rng.choice(n_card_cats, n_physical - len(pos_cats), p=pos_p)])
+        [pos_cats, rng.choice(n_card_cats, n_physical - len(pos_cats), p=pos_p)]
+    )
     region_weight = np.bincount(customers["region"], minlength=len(regions)) + 1.0
     physical_region = rng.choice(len(regions), n_physical, p=region_weight / region_weight.sum())
     # Cash machines and billers.
     atm_cat = categories.index("atm")
-    atm_region = np.repeat(np.arange(len(regions)),
-                           np.maximum(1, np.ceil((region_weight - 1) / CUSTOMERS_PER_ATM)).astype(int))
+    atm_region = np.repeat(
+        np.arange(len(regions)),
+        np.maximum(1, np.ceil((region_weight - 1) / CUSTOMERS_PER_ATM)).astype(int),
+    )
     billers = np.repeat([categories.index(c) for c in BILLER_CATEGORIES], 3)
-    category = np.concatenate([physical_cat, online_cat, np.full(len(atm_region), atm_cat), billers])
-    online = np.concatenate([np.zeros(n_physical, bool), np.ones(n_online, bool),
-                             np.zeros(len(atm_region), bool), np.ones(len(billers), bool)])
-    region = np.concatenate([physical_region, np.full(n_online, -1), atm_region,
-                             np.full(len(billers), -1)]).astype(np.int16)
+    category = np.concatenate(
+        [physical_cat, online_cat, np.full(len(atm_region), atm_cat), billers]
+    )
+    online = np.concatenate(
+        [
+            np.zeros(n_physical, bool),
+            np.ones(n_online, bool),
+            np.zeros(len(atm_region), bool),
+            np.ones(len(billers), bool),
+        ]
+    )
+    region = np.concatenate(
+        [physical_region, np.full(n_online, -1), atm_region, np.full(len(billers), -1)]
+    ).astype(np.int16)
     m = len(category)
     size = rng.lognormal(0.0, profile.merchants.size_sigma, m)
     terminals = np.where(online, 0, 1 + rng.poisson(profile.merchants.terminals_mean - 1, m))
@@ -280,21 +352,24 @@ def _draw_merchants(rng: np.random.Generator, profile: Profile, n_merchants: int
     lat = np.where(online, np.nan, regions["lat"][safe_region] + rng.normal(0, 0.12, m))
     lon = np.where(online, np.nan, regions["lon"][safe_region] + rng.normal(0, 0.18, m))
     words = np.array([c.replace("_", " ").title() for c in categories])
-    return Table({
-        "category": category.astype(np.int16),
-        "online": online,
-        "region": region,
-        "size": size,
-        "n_terminals": terminals.astype(np.int16),
-        "first_terminal": (np.cumsum(terminals) - terminals).astype(np.int32),
-        "lat": lat,
-        "lon": lon,
-        "name": identity.company_names(rng, m, tables, words[category]),
-    })
+    return Table(
+        {
+            "category": category.astype(np.int16),
+            "online": online,
+            "region": region,
+            "size": size,
+            "n_terminals": terminals.astype(np.int16),
+            "first_terminal": (np.cumsum(terminals) - terminals).astype(np.int32),
+            "lat": lat,
+            "lon": lon,
+            "name": identity.company_names(rng, m, tables, words[category]),
+        }
+    )
 
 
-def _merchant_groups(merchants: Table, n_regions: int
-                     ) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int, int], tuple[int, int]]]:
+def _merchant_groups(
+    merchants: Table, n_regions: int
+) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int, int], tuple[int, int]]]:
     """Order merchants by (online, category, region) with size-weighted cumulative sums.
 
     A group (online, category, region) is a contiguous range; region -1 means the whole
@@ -332,8 +407,9 @@ def group_range_table(pop: Population, online: int, n_regions: int) -> np.ndarra
     return table
 
 
-def pick_in_ranges(u: np.ndarray, start: np.ndarray, stop: np.ndarray, pop: Population
-                   ) -> np.ndarray:
+def pick_in_ranges(
+    u: np.ndarray, start: np.ndarray, stop: np.ndarray, pop: Population
+) -> np.ndarray:
     """Size-weighted merchant choice inside [start, stop) of the ordered merchants."""
     cum = pop.merchant_cum_size
     lo = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
@@ -343,11 +419,13 @@ def pick_in_ranges(u: np.ndarray, start: np.ndarray, stop: np.ndarray, pop: Popu
     return pop.merchant_order[pos].astype(np.int32)
 
 
-def _favourites(rng: np.random.Generator, pop: Population, profile: Profile, online: int, k: int
-                ) -> np.ndarray:
+def _favourites(
+    rng: np.random.Generator, pop: Population, profile: Profile, online: int, k: int
+) -> np.ndarray:
     n = len(pop.customers)
-    shares = np.array([getattr(c, "cnp_share" if online else "pos_share")
-                       for c in profile.cards.categories])
+    shares = np.array(
+        [getattr(c, "cnp_share" if online else "pos_share") for c in profile.cards.categories]
+    )
     cat = rng.choice(len(shares), size=(n, k), p=shares / shares.sum())
     n_regions = len(pop.regions)
     ranges = group_range_table(pop, online, n_regions)
@@ -358,56 +436,91 @@ def _favourites(rng: np.random.Generator, pop: Population, profile: Profile, onl
 
 def _bills(rng: np.random.Generator, pop: Population, profile: Profile) -> Table:
     n, k = len(pop.customers), profile.transfers.bills_per_customer
-    billers = np.flatnonzero(np.isin(pop.merchants["category"],
-                                     [pop.categories.index(c) for c in BILLER_CATEGORIES]))
+    billers = np.flatnonzero(
+        np.isin(pop.merchants["category"], [pop.categories.index(c) for c in BILLER_CATEGORIES])
+    )
     customer = np.repeat(np.arange(n, dtype=np.int32), k)
     t = profile.transfers
-    income_scale = np.sqrt(pop.customers["income"][customer] / profile.population.annual_income_median)
+    income_scale = np.sqrt(
+        pop.customers["income"][customer] / profile.population.annual_income_median
+    )
     amount = t.bill_amount_median * income_scale * rng.lognormal(0, t.bill_amount_sigma, n * k)
-    return Table({
-        "customer_idx": customer,
-        "merchant_idx": rng.choice(billers, n * k).astype(np.int32),
-        "day": (rng.choice(31, n * k, p=profile.weights("calendar", "bill_day_weights")) + 1
-                ).astype(np.int8),
-        "amount": np.maximum(np.round(amount * profile.minor_per_major), 100).astype(np.int64),
-    })
+    return Table(
+        {
+            "customer_idx": customer,
+            "merchant_idx": rng.choice(billers, n * k).astype(np.int32),
+            "day": (
+                rng.choice(31, n * k, p=profile.weights("calendar", "bill_day_weights")) + 1
+            ).astype(np.int8),
+            "amount": np.maximum(np.round(amount * profile.minor_per_major), 100).astype(np.int64),
+        }
+    )
 
 
-def build_population(streams: SeedStreams, profile: Profile, n_customers: int,
-                     n_merchants: int | None, locale: str, start_year: int) -> Population:
+def build_population(
+    streams: SeedStreams,
+    profile: Profile,
+    n_customers: int,
+    n_merchants: int | None,
+    locale: str,
+    start_year: int,
+) -> Population:
     """Draw every entity table of a world from the population stream."""
     rng = streams.generator("population")
     tables = identity.IdentityTables.from_locale(locale)
     categories = [c.name for c in profile.cards.categories] + [c for c, _ in EXTRA_CATEGORIES]
-    category_mcc = np.array([c.mcc for c in profile.cards.categories]
-                            + [mcc for _, mcc in EXTRA_CATEGORIES], dtype=np.int16)
+    category_mcc = np.array(
+        [c.mcc for c in profile.cards.categories] + [mcc for _, mcc in EXTRA_CATEGORIES],
+        dtype=np.int16,
+    )
     if n_merchants is None:
-        n_merchants = int(np.ceil(n_customers * profile.merchants.merchants_per_1000_customers / 1000))
+        n_merchants = int(
+            np.ceil(n_customers * profile.merchants.merchants_per_1000_customers / 1000)
+        )
     regions = _draw_regions(rng, profile, tables)
     customers = _draw_customers(rng, n_customers, profile, regions, tables)
     accounts, checking, savings, credit = _draw_accounts(rng, profile, customers)
     customers["checking_idx"], customers["savings_idx"], customers["credit_idx"] = (
-        checking, savings, credit)
+        checking,
+        savings,
+        credit,
+    )
     cards = _draw_cards(rng, profile, customers, checking, credit)
     devices = _draw_devices(rng, profile, n_customers)
     customers["first_device"] = np.concatenate(
         [[0], np.cumsum(np.bincount(devices["customer_idx"], minlength=n_customers))[:-1]]
     ).astype(np.int32)
-    customers["n_devices"] = np.bincount(devices["customer_idx"], minlength=n_customers
-                                         ).astype(np.int8)
+    customers["n_devices"] = np.bincount(devices["customer_idx"], minlength=n_customers).astype(
+        np.int8
+    )
     merchants = _draw_merchants(rng, profile, n_merchants, customers, regions, tables, categories)
-    terminal_merchant = np.repeat(np.arange(len(merchants["category"]), dtype=np.int32),
-                                  merchants["n_terminals"])
+    terminal_merchant = np.repeat(
+        np.arange(len(merchants["category"]), dtype=np.int32), merchants["n_terminals"]
+    )
     terminals = Table({"merchant_idx": terminal_merchant})
     order, cum, bounds = _merchant_groups(merchants, len(regions))
     contacts = _contacts(rng, customers, k=5)
     pop = Population(
-        regions=regions, customers=customers, accounts=accounts, cards=cards, devices=devices,
-        merchants=merchants, terminals=terminals, categories=categories,
-        category_mcc=category_mcc, favourites_pos=np.empty((0, 0), np.int32),
-        favourites_cnp=np.empty((0, 0), np.int32), contacts=contacts, bills=Table(),
-        merchant_order=order, merchant_cum_size=cum, group_bounds=bounds,
-        identity_tables=tables, streams=streams, start_year=start_year)
+        regions=regions,
+        customers=customers,
+        accounts=accounts,
+        cards=cards,
+        devices=devices,
+        merchants=merchants,
+        terminals=terminals,
+        categories=categories,
+        category_mcc=category_mcc,
+        favourites_pos=np.empty((0, 0), np.int32),
+        favourites_cnp=np.empty((0, 0), np.int32),
+        contacts=contacts,
+        bills=Table(),
+        merchant_order=order,
+        merchant_cum_size=cum,
+        group_bounds=bounds,
+        identity_tables=tables,
+        streams=streams,
+        start_year=start_year,
+    )
     pop.favourites_pos = _favourites(rng, pop, profile, 0, profile.cards.favourites_pos)
     pop.favourites_cnp = _favourites(rng, pop, profile, 1, profile.cards.favourites_cnp)
     pop.bills = _bills(rng, pop, profile)
@@ -422,8 +535,9 @@ def _contacts(rng: np.random.Generator, customers: Table, k: int) -> np.ndarray:
     order = np.argsort(region, kind="stable")
     counts = np.bincount(region, minlength=int(region.max()) + 1)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    local = order[start[region][:, None] + (rng.random((n, k)) * counts[region][:, None]).astype(
-        np.int64)]
+    local = order[
+        start[region][:, None] + (rng.random((n, k)) * counts[region][:, None]).astype(np.int64)
+    ]
     anywhere = rng.integers(0, n, (n, k))
     contacts = np.where(rng.random((n, k)) < 0.8, local, anywhere)
     # Nobody is their own contact: shift such entries to the next customer.
@@ -433,11 +547,22 @@ def _contacts(rng: np.random.Generator, customers: Table, k: int) -> np.ndarray:
 
 
 def _assign_public_ids(streams: SeedStreams, pop: Population) -> None:
-    for name, table in (("customers", pop.customers), ("accounts", pop.accounts),
-                        ("cards", pop.cards), ("devices", pop.devices),
-                        ("merchants", pop.merchants), ("terminals", pop.terminals)):
+    for name, table in (
+        ("customers", pop.customers),
+        ("accounts", pop.accounts),
+        ("cards", pop.cards),
+        ("devices", pop.devices),
+        ("merchants", pop.merchants),
+        ("terminals", pop.terminals),
+    ):
         table["id"] = scramble(np.arange(len(table)), streams.key("ids", _ID_SPACE[name]), bits=40)
 
 
-_ID_SPACE = {"customers": 1, "accounts": 2, "cards": 3, "devices": 4, "merchants": 5,
-             "terminals": 6}
+_ID_SPACE = {
+    "customers": 1,
+    "accounts": 2,
+    "cards": 3,
+    "devices": 4,
+    "merchants": 5,
+    "terminals": 6,
+}

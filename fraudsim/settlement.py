@@ -17,8 +17,9 @@ from fraudsim.ledger import Batch
 REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
 
 
-def _postings(rows: Batch, accepted: np.ndarray, accounts: np.ndarray | None = None
-              ) -> tuple[np.ndarray, ...]:
+def _postings(
+    rows: Batch, accepted: np.ndarray, accounts: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
     """(account, delta, row, is_debit) of accepted movements, sorted by account then time.
 
     With `accounts` (a boolean mask over accounts), only postings on those accounts.
@@ -42,8 +43,16 @@ def _postings(rows: Batch, accepted: np.ndarray, accounts: np.ndarray | None = N
     return account[order], delta[order], row[order], is_debit[order]
 
 
-def _replay(delta: np.ndarray, row: np.ndarray, is_debit: np.ndarray, start: int, stop: int,
-            balance: int, floor: int, declined: np.ndarray) -> None:
+def _replay(
+    delta: np.ndarray,
+    row: np.ndarray,
+    is_debit: np.ndarray,
+    start: int,
+    stop: int,
+    balance: int,
+    floor: int,
+    declined: np.ndarray,
+) -> None:
     """Row-by-row settlement of one account's postings; marks debits that do not fit."""
     for i in range(start, stop):
         d = int(delta[i])
@@ -64,8 +73,9 @@ def _net_change(rows: Batch, accepted: np.ndarray, n_accounts: int) -> np.ndarra
     return np.round(change).astype(np.int64)
 
 
-def settle(rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_at: np.ndarray
-           ) -> Batch:
+def settle(
+    rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_at: np.ndarray
+) -> Batch:
     """Decline what cannot go through and apply the rest to `balances` (in place).
 
     Args:
@@ -81,15 +91,19 @@ def settle(rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_a
     rows = dict(rows)
     card = rows["card"]
     blocked = (card >= 0) & (rows["t"] >= card_blocked_at[np.maximum(card, 0)])
-    rows["decline_reason"] = np.where(blocked & ~rows["is_declined"], REASON["card_blocked"],
-                                      rows["decline_reason"]).astype(np.int8)
+    rows["decline_reason"] = np.where(
+        blocked & ~rows["is_declined"], REASON["card_blocked"], rows["decline_reason"]
+    ).astype(np.int8)
     rows["is_declined"] = rows["is_declined"] | blocked
 
     n_accounts = len(balances)
     accepted = ~rows["is_declined"]
     debit = accepted & (rows["direction"] == 0)
-    spend = np.bincount(rows["account"][debit], weights=rows["amount"][debit].astype(np.float64),
-                        minlength=n_accounts)
+    spend = np.bincount(
+        rows["account"][debit],
+        weights=rows["amount"][debit].astype(np.float64),
+        minlength=n_accounts,
+    )
     at_risk = balances - spend < floors
     n_rows = len(rows["t"])
     declined_funds = np.zeros(n_rows, bool)
@@ -109,8 +123,16 @@ def settle(rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_a
         group_of = np.searchsorted(account[first], bad)
         newly = np.zeros(n_rows, bool)
         for a, g in zip(bad.tolist(), group_of.tolist(), strict=True):
-            _replay(delta, row, is_debit, int(first[g]), int(stops[g]), int(balances[a]),
-                    int(floors[a]), newly)
+            _replay(
+                delta,
+                row,
+                is_debit,
+                int(first[g]),
+                int(stops[g]),
+                int(balances[a]),
+                int(floors[a]),
+                newly,
+            )
         declined_funds |= newly
         # A declined transfer withdraws its credit from the payee: settle again if that payee
         # could be hurt by it (accounts safe without any credit stay safe).
@@ -118,8 +140,9 @@ def settle(rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_a
         if not at_risk[payees[payees >= 0]].any():
             break
 
-    rows["decline_reason"] = np.where(declined_funds, REASON["insufficient_funds"],
-                                      rows["decline_reason"]).astype(np.int8)
+    rows["decline_reason"] = np.where(
+        declined_funds, REASON["insufficient_funds"], rows["decline_reason"]
+    ).astype(np.int8)
     rows["is_declined"] = rows["is_declined"] | declined_funds
     balances += _net_change(rows, ~rows["is_declined"], n_accounts)
     return rows

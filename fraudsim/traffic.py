@@ -46,8 +46,9 @@ class Calendar:
 
     def day(self, index: int) -> DayInfo:
         date = self.start + dt.timedelta(days=index)
-        return DayInfo(index, date, date.weekday(), date.day,
-                       _calendar.monthrange(date.year, date.month)[1])
+        return DayInfo(
+            index, date, date.weekday(), date.day, _calendar.monthrange(date.year, date.month)[1]
+        )
 
     @staticmethod
     def business_day_map(info: DayInfo) -> np.ndarray:
@@ -70,8 +71,14 @@ class Calendar:
 class LegitTraffic:
     """Draws each day's honest transactions for a population."""
 
-    def __init__(self, pop: Population, profile: Profile, streams: SeedStreams,
-                 calendar: Calendar, shard: int = 0) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        profile: Profile,
+        streams: SeedStreams,
+        calendar: Calendar,
+        shard: int = 0,
+    ) -> None:
         self.pop, self.profile, self.streams, self.calendar = pop, profile, streams, calendar
         self.shard = shard
         self.id_key = streams.key("transaction_ids")
@@ -87,17 +94,18 @@ class LegitTraffic:
         self.weekday_factor = weekday * 7.0
         self.boost_in = 1.0 + cal.payday_boost
         self.boost_out = 1.0 - cal.payday_boost * cal.payday_boost_days / (
-            DAYS_PER_MONTH - cal.payday_boost_days)
+            DAYS_PER_MONTH - cal.payday_boost_days
+        )
         cats = profile.cards.categories
         n_cat = len(pop.categories)
         shares = np.zeros((2, n_cat))
-        shares[0, :len(cats)] = [c.pos_share for c in cats]
-        shares[1, :len(cats)] = [c.cnp_share for c in cats]
+        shares[0, : len(cats)] = [c.pos_share for c in cats]
+        shares[1, : len(cats)] = [c.cnp_share for c in cats]
         shares /= shares.sum(axis=1, keepdims=True)
         self.category_cdf = np.cumsum(shares, axis=1)
         self.mu = self._ticket_mu(shares)
         income_ratio = cust["income"] / profile.population.annual_income_median
-        self.income_factor = income_ratio ** profile.cards.income_elasticity
+        self.income_factor = income_ratio**profile.cards.income_elasticity
         n_regions = len(pop.regions)
         self.pos_ranges = group_range_table(pop, 0, n_regions)
         self.cnp_ranges = group_range_table(pop, 1, n_regions)
@@ -107,13 +115,14 @@ class LegitTraffic:
         """Log-medians per (channel, category), scaled so each channel's median hits its target."""
         card = self.profile.cards
         mult = np.ones(len(self.pop.categories))
-        mult[:len(card.categories)] = [c.ticket_multiplier for c in card.categories]
+        mult[: len(card.categories)] = [c.ticket_multiplier for c in card.categories]
         mu = np.zeros((2, len(mult)))
         for ch, target in ((0, card.ticket_median_pos), (1, card.ticket_median_cnp)):
             logs = np.log(mult)
             used = shares[ch] > 0
-            median = lognormal_mixture_median(logs[used].tolist(), card.ticket_sigma,
-                                              shares[ch][used].tolist())
+            median = lognormal_mixture_median(
+                logs[used].tolist(), card.ticket_sigma, shares[ch][used].tolist()
+            )
             mu[ch] = logs + math.log(target / median)
         return mu
 
@@ -141,18 +150,21 @@ class LegitTraffic:
         hour = np.searchsorted(self.hour_cdf, rng.random(n) * self.hour_cdf[-1], side="right")
         return base + np.minimum(hour, 23) * HOUR + rng.integers(0, HOUR, n)
 
-    def _window(self, rng: np.random.Generator, n: int, base: int, start_h: int, end_h: int
-                ) -> np.ndarray:
+    def _window(
+        self, rng: np.random.Generator, n: int, base: int, start_h: int, end_h: int
+    ) -> np.ndarray:
         return base + rng.integers(start_h * HOUR, end_h * HOUR, n)
 
-    def _purchases(self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
-                   ) -> Batch:
+    def _purchases(
+        self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
+    ) -> Batch:
         pop = self.pop
         cust = pop.customers
         payday = paid_on[cust["payday"]]
         since = (info.day_of_month - payday) % info.days_in_month
-        boost = np.where(since < self.profile.calendar.payday_boost_days, self.boost_in,
-                         self.boost_out)
+        boost = np.where(
+            since < self.profile.calendar.payday_boost_days, self.boost_in, self.boost_out
+        )
         rate = self.card_daily_rate * self.weekday_factor[info.weekday] * boost[self.card_customer]
         counts = rng.poisson(rate)
         card = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
@@ -164,10 +176,12 @@ class LegitTraffic:
         k_pos, k_cnp = pop.favourites_pos.shape[1], pop.favourites_cnp.shape[1]
         fav_pos = favourite & ~cnp
         fav_cnp = favourite & cnp
-        merchant[fav_pos] = pop.favourites_pos[customer[fav_pos],
-                                               rng.integers(0, k_pos, fav_pos.sum())]
-        merchant[fav_cnp] = pop.favourites_cnp[customer[fav_cnp],
-                                               rng.integers(0, k_cnp, fav_cnp.sum())]
+        merchant[fav_pos] = pop.favourites_pos[
+            customer[fav_pos], rng.integers(0, k_pos, fav_pos.sum())
+        ]
+        merchant[fav_cnp] = pop.favourites_cnp[
+            customer[fav_cnp], rng.integers(0, k_cnp, fav_cnp.sum())
+        ]
         other = np.flatnonzero(~favourite)
         if len(other):
             ch = cnp[other].astype(np.int64)
@@ -175,54 +189,98 @@ class LegitTraffic:
             category = np.empty(len(other), np.int64)
             for c in (0, 1):
                 sel = ch == c
-                category[sel] = np.searchsorted(self.category_cdf[c], u[sel] * self.category_cdf[
-                    c, -1], side="right")
+                category[sel] = np.searchsorted(
+                    self.category_cdf[c], u[sel] * self.category_cdf[c, -1], side="right"
+                )
             category = np.minimum(category, self.category_cdf.shape[1] - 1)
             region = cust["region"][customer[other]]
-            bounds = np.where(ch[:, None] == 1, self.cnp_ranges[category, region],
-                              self.pos_ranges[category, region])
-            merchant[other] = pick_in_ranges(rng.random(len(other)), bounds[:, 0], bounds[:, 1], pop)
+            bounds = np.where(
+                ch[:, None] == 1,
+                self.cnp_ranges[category, region],
+                self.pos_ranges[category, region],
+            )
+            merchant[other] = pick_in_ranges(
+                rng.random(len(other)), bounds[:, 0], bounds[:, 1], pop
+            )
         category = pop.merchants["category"][merchant]
         channel_ix = cnp.astype(np.int64)
-        amount = np.exp(self.mu[channel_ix, category] + self.profile.cards.ticket_sigma
-                        * rng.standard_normal(n)) * self.income_factor[customer]
+        amount = (
+            np.exp(
+                self.mu[channel_ix, category]
+                + self.profile.cards.ticket_sigma * rng.standard_normal(n)
+            )
+            * self.income_factor[customer]
+        )
         amount_minor = np.maximum(np.round(amount * self.minor), 10)
         n_term = pop.merchants["n_terminals"][merchant]
-        terminal = np.where(cnp, -1, pop.merchants["first_terminal"][merchant]
-                            + (rng.random(n) * np.maximum(n_term, 1)).astype(np.int32))
+        terminal = np.where(
+            cnp,
+            -1,
+            pop.merchants["first_terminal"][merchant]
+            + (rng.random(n) * np.maximum(n_term, 1)).astype(np.int32),
+        )
         device = np.where(cnp, self._device(rng, customer), -1)
         return make_batch(
-            n, t=self._times(rng, n, base), customer=customer, account=self.card_account[card],
-            card=card, merchant=merchant, terminal=terminal, device=device, amount=amount_minor,
-            channel=np.where(cnp, CH["cnp"], CH["pos"]), tx_type=TX["purchase"], direction=0)
+            n,
+            t=self._times(rng, n, base),
+            customer=customer,
+            account=self.card_account[card],
+            card=card,
+            merchant=merchant,
+            terminal=terminal,
+            device=device,
+            amount=amount_minor,
+            channel=np.where(cnp, CH["cnp"], CH["pos"]),
+            tx_type=TX["purchase"],
+            direction=0,
+        )
 
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:
         cust = self.pop.customers
         return cust["first_device"][customer] + (
-            rng.random(len(customer)) * cust["n_devices"][customer]).astype(np.int32)
+            rng.random(len(customer)) * cust["n_devices"][customer]
+        ).astype(np.int32)
 
     def _atm(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         atm = self.profile.atm
-        rate = atm.withdrawals_per_debit_card_month / DAYS_PER_MONTH * self.weekday_factor[
-            info.weekday]
+        rate = (
+            atm.withdrawals_per_debit_card_month
+            / DAYS_PER_MONTH
+            * self.weekday_factor[info.weekday]
+        )
         counts = rng.poisson(rate, len(self.debit_cards))
         card = np.repeat(self.debit_cards, counts).astype(np.int32)
         n = len(card)
         customer = self.card_customer[card]
         step = atm.amount_step * self.minor
-        amount = np.maximum(np.round(rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n)
-                                     * self.minor / step) * step, step)
+        amount = np.maximum(
+            np.round(
+                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n) * self.minor / step
+            )
+            * step,
+            step,
+        )
         atm_cat = self.pop.categories.index("atm")
         region = self.pop.customers["region"][customer]
         bounds = self.pos_ranges[atm_cat, region]
         merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
         return make_batch(
-            n, t=self._times(rng, n, base), customer=customer, account=self.card_account[card],
-            card=card, merchant=merchant, terminal=self.pop.merchants["first_terminal"][merchant],
-            amount=amount, channel=CH["atm"], tx_type=TX["atm_withdrawal"], direction=0)
+            n,
+            t=self._times(rng, n, base),
+            customer=customer,
+            account=self.card_account[card],
+            card=card,
+            merchant=merchant,
+            terminal=self.pop.merchants["first_terminal"][merchant],
+            amount=amount,
+            channel=CH["atm"],
+            tx_type=TX["atm_withdrawal"],
+            direction=0,
+        )
 
-    def _incoming(self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
-                  ) -> Batch:
+    def _incoming(
+        self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
+    ) -> Batch:
         """Salary or pension on each customer's payday, then the standing transfer to savings."""
         cust = self.pop.customers
         payers = np.flatnonzero(paid_on[cust["payday"]] == info.day_of_month).astype(np.int32)
@@ -230,41 +288,70 @@ class LegitTraffic:
         amount = np.round(self.monthly_income[payers] * rng.normal(1.0, 0.02, n))
         retired = cust["segment"][payers] == 2
         income = make_batch(
-            n, t=self._window(rng, n, base, 2, 5), customer=payers,
-            account=cust["checking_idx"][payers], amount=np.maximum(amount, 100),
-            channel=CH["incoming"], tx_type=np.where(retired, TX["pension"], TX["salary"]),
-            direction=1)
+            n,
+            t=self._window(rng, n, base, 2, 5),
+            customer=payers,
+            account=cust["checking_idx"][payers],
+            amount=np.maximum(amount, 100),
+            channel=CH["incoming"],
+            tx_type=np.where(retired, TX["pension"], TX["salary"]),
+            direction=1,
+        )
         savers = payers[cust["savings_idx"][payers] >= 0]
         m = len(savers)
         saving = make_batch(
-            m, t=self._window(rng, m, base, 9, 12), customer=savers,
-            account=cust["checking_idx"][savers], counterparty=cust["savings_idx"][savers],
-            amount=np.maximum(np.round(self.monthly_income[savers]
-                                       * self.profile.transfers.savings_share_of_income), 100),
-            channel=CH["standing_order"], tx_type=TX["savings_transfer"], direction=0)
+            m,
+            t=self._window(rng, m, base, 9, 12),
+            customer=savers,
+            account=cust["checking_idx"][savers],
+            counterparty=cust["savings_idx"][savers],
+            amount=np.maximum(
+                np.round(
+                    self.monthly_income[savers] * self.profile.transfers.savings_share_of_income
+                ),
+                100,
+            ),
+            channel=CH["standing_order"],
+            tx_type=TX["savings_transfer"],
+            direction=0,
+        )
         return concat([income, saving])
 
-    def _bills_and_rent(self, rng: np.random.Generator, info: DayInfo, base: int,
-                        paid_on: np.ndarray) -> Batch:
+    def _bills_and_rent(
+        self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
+    ) -> Batch:
         pop, cust = self.pop, self.pop.customers
         due = np.flatnonzero(paid_on[pop.bills["day"]] == info.day_of_month)
         customer = pop.bills["customer_idx"][due]
         n = len(due)
         bills = make_batch(
-            n, t=self._window(rng, n, base, 6, 9), customer=customer,
-            account=cust["checking_idx"][customer], merchant=pop.bills["merchant_idx"][due],
-            amount=pop.bills["amount"][due], channel=CH["direct_debit"], tx_type=TX["bill_payment"],
-            direction=0)
+            n,
+            t=self._window(rng, n, base, 6, 9),
+            customer=customer,
+            account=cust["checking_idx"][customer],
+            merchant=pop.bills["merchant_idx"][due],
+            amount=pop.bills["amount"][due],
+            channel=CH["direct_debit"],
+            tx_type=TX["bill_payment"],
+            direction=0,
+        )
         rent = np.empty(0, np.int32)
         if paid_on[1] == info.day_of_month:
             rent = np.flatnonzero(cust["pays_rent"]).astype(np.int32)
         m = len(rent)
         rents = make_batch(
-            m, t=self._window(rng, m, base, 6, 9), customer=rent,
+            m,
+            t=self._window(rng, m, base, 6, 9),
+            customer=rent,
             account=cust["checking_idx"][rent],
-            amount=np.maximum(np.round(self.monthly_income[rent]
-                                       * self.profile.transfers.rent_share_of_income), 100),
-            channel=CH["standing_order"], tx_type=TX["rent"], direction=0)
+            amount=np.maximum(
+                np.round(self.monthly_income[rent] * self.profile.transfers.rent_share_of_income),
+                100,
+            ),
+            channel=CH["standing_order"],
+            tx_type=TX["rent"],
+            direction=0,
+        )
         return concat([bills, rents])
 
     def _p2p(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
@@ -275,15 +362,28 @@ class LegitTraffic:
         payer = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         n = len(payer)
         payee = pop.contacts[payer, rng.integers(0, pop.contacts.shape[1], n)]
-        amount = np.maximum(np.round(rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma,
-                                                   n) * self.minor), 100)
+        amount = np.maximum(
+            np.round(
+                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n) * self.minor
+            ),
+            100,
+        )
         return make_batch(
-            n, t=self._times(rng, n, base), customer=payer, account=cust["checking_idx"][payer],
-            device=self._device(rng, payer), counterparty=cust["checking_idx"][payee],
-            amount=amount, channel=CH["online_banking"], tx_type=TX["p2p_transfer"], direction=0)
+            n,
+            t=self._times(rng, n, base),
+            customer=payer,
+            account=cust["checking_idx"][payer],
+            device=self._device(rng, payer),
+            counterparty=cust["checking_idx"][payee],
+            amount=amount,
+            channel=CH["online_banking"],
+            tx_type=TX["p2p_transfer"],
+            direction=0,
+        )
 
-    def _card_repayments(self, rng: np.random.Generator, info: DayInfo, base: int,
-                         balances: np.ndarray) -> Batch:
+    def _card_repayments(
+        self, rng: np.random.Generator, info: DayInfo, base: int, balances: np.ndarray
+    ) -> Batch:
         if info.day_of_month != self.profile.transfers.card_repayment_day:
             return make_batch(0)
         cust = self.pop.customers
@@ -292,6 +392,13 @@ class LegitTraffic:
         holders, owed = holders[owed > 0], owed[owed > 0]
         n = len(holders)
         return make_batch(
-            n, t=self._window(rng, n, base, 4, 5), customer=holders,
-            account=cust["checking_idx"][holders], counterparty=cust["credit_idx"][holders],
-            amount=owed, channel=CH["standing_order"], tx_type=TX["card_repayment"], direction=0)
+            n,
+            t=self._window(rng, n, base, 4, 5),
+            customer=holders,
+            account=cust["checking_idx"][holders],
+            counterparty=cust["credit_idx"][holders],
+            amount=owed,
+            channel=CH["standing_order"],
+            tx_type=TX["card_repayment"],
+            direction=0,
+        )

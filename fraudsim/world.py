@@ -37,19 +37,35 @@ class World(mesa.Model):
         self.env = simpy.Environment()
         self.calendar = Calendar(config.start_date)
         self.population = build_population(
-            streams, self.profile, config.population.customers, config.population.merchants,
-            config.locale, config.start_date.year)
+            streams,
+            self.profile,
+            config.population.customers,
+            config.population.merchants,
+            config.locale,
+            config.start_date.year,
+        )
         self.bank = Bank(self)
-        self.merchant_agents = [Merchant(self, i)
-                                for i in range(len(self.population.merchants["category"]))]
+        self.merchant_agents = [
+            Merchant(self, i) for i in range(len(self.population.merchants["category"]))
+        ]
         self.ledger = Ledger()
         self.traffic = LegitTraffic(self.population, self.profile, streams, self.calendar)
-        self.datacollector = mesa.DataCollector(model_reporters={
-            "day": lambda m: int(m.time) - 1,
-            **{key: (lambda k: lambda m: m.bank.last_day[k])(key) for key in (
-                "transactions", "declined", "fraud_transactions", "volume",
-                "mean_checking_balance", "blocked_cards")},
-        })
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "day": lambda m: int(m.time) - 1,
+                **{
+                    key: (lambda k: lambda m: m.bank.last_day[k])(key)
+                    for key in (
+                        "transactions",
+                        "declined",
+                        "fraud_transactions",
+                        "volume",
+                        "mean_checking_balance",
+                        "blocked_cards",
+                    )
+                },
+            }
+        )
         self.day_callbacks: list[DayCallback] = []
         self.env.process(self._days())
 

@@ -20,7 +20,9 @@ def _customers(seed: int, tables: ident.IdentityTables, n: int = 2_000) -> dict[
     sex = rng.choice(np.array(["F", "M"]), n)
     first, last = ident.person_names(rng, tables, sex)
     return {
-        "sex": sex, "first": first, "last": last,
+        "sex": sex,
+        "first": first,
+        "last": last,
         "email": ident.emails(rng, first, last, tables),
         "street": ident.street_addresses(rng, n, tables),
         "city": ident.city_names(rng, n, tables),
@@ -37,8 +39,14 @@ def test_unknown_locale_message() -> None:
 
 
 def test_tables_loaded(tables: ident.IdentityTables) -> None:
-    for arr in (tables.first_names_female, tables.first_names_male, tables.last_names_male,
-                tables.street_names, tables.city_names, tables.company_suffixes):
+    for arr in (
+        tables.first_names_female,
+        tables.first_names_male,
+        tables.last_names_male,
+        tables.street_names,
+        tables.city_names,
+        tables.company_suffixes,
+    ):
         assert arr.dtype.kind == "U" and arr.size > 0
     assert tables.city_names.size >= 20 and tables.street_names.size >= 20
 
@@ -48,8 +56,9 @@ def test_names_come_from_locale_tables(tables: ident.IdentityTables) -> None:
     fem = c["sex"] == "F"
     assert np.isin(c["first"][fem], tables.first_names_female).all()
     assert np.isin(c["first"][~fem], tables.first_names_male).all()
-    assert np.isin(c["last"], np.concatenate([tables.last_names_female,
-                                              tables.last_names_male])).all()
+    assert np.isin(
+        c["last"], np.concatenate([tables.last_names_female, tables.last_names_male])
+    ).all()
     assert np.isin(c["city"], tables.city_names).all()
 
 
@@ -119,8 +128,9 @@ def test_luhn_known_values() -> None:
     assert ident.luhn_check_digit(np.array([7992739871])).tolist() == [3]
     matrix = np.array([[0, 0, 0, 0, 0, 7, 9, 9, 2, 7, 3, 9, 8, 7, 1], [4] + [1] * 14])
     assert ident.luhn_check_digit(matrix).tolist() == [3, 1]
-    valid = ident.is_luhn_valid(np.array(["79927398713", "4111111111111111", "4111111111111112",
-                                          "41111111111x1111", "0"]))
+    valid = ident.is_luhn_valid(
+        np.array(["79927398713", "4111111111111111", "4111111111111112", "41111111111x1111", "0"])
+    )
     assert valid.tolist() == [True, True, False, False, False]
 
 
@@ -132,24 +142,36 @@ def test_card_numbers_bad_bins() -> None:
 
 
 def test_iban_known_examples() -> None:
-    known = np.array(["DE89370400440532013000", "DE89 3704 0044 0532 0130 00",
-                      "GB29NWBK60161331926819", "gb29nwbk60161331926819",
-                      "FR1420041010050500013M02606", "NL91ABNA0417164300",
-                      "DE88370400440532013000", "DE8937040044053201300", "XX89370400440532013000",
-                      "DE89370400440532013O00", ""])
+    known = np.array(
+        [
+            "DE89370400440532013000",
+            "DE89 3704 0044 0532 0130 00",
+            "GB29NWBK60161331926819",
+            "gb29nwbk60161331926819",
+            "FR1420041010050500013M02606",
+            "NL91ABNA0417164300",
+            "DE88370400440532013000",
+            "DE8937040044053201300",
+            "XX89370400440532013000",
+            "DE89370400440532013O00",
+            "",
+        ]
+    )
     assert ident.is_iban_valid(known).tolist() == [True] * 6 + [False] * 5
 
 
-@pytest.mark.parametrize(("country", "length"), [("DE", 22), ("FR", 27), ("NL", 18),
-                                                 ("GB", 22), ("CZ", 24)])
+@pytest.mark.parametrize(
+    ("country", "length"), [("DE", 22), ("FR", 27), ("NL", 18), ("GB", 22), ("CZ", 24)]
+)
 def test_ibans_valid_unique(country: str, length: int) -> None:
     ibans = ident.iban_numbers(np.random.default_rng(6), 20_000, country)
     assert (np.strings.str_len(ibans) == length).all()
     assert np.strings.startswith(ibans, country).all()
     assert ident.is_iban_valid(ibans).all() and np.unique(ibans).size == ibans.size
-    bad = np.strings.add(np.strings.slice(ibans, 0, length - 1),
-                         ((np.strings.slice(ibans, length - 1, length).astype(np.int64) + 1) % 10)
-                         .astype(str))
+    bad = np.strings.add(
+        np.strings.slice(ibans, 0, length - 1),
+        ((np.strings.slice(ibans, length - 1, length).astype(np.int64) + 1) % 10).astype(str),
+    )
     assert not ident.is_iban_valid(bad).any()
 
 

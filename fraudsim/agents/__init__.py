@@ -1,4 +1,4 @@
-"""Mesa agents for entities that take decisions: the bank and merchants (fraudsters in typologies)."""
+"""Mesa agents that take decisions: the bank and merchants (typologies add fraudsters)."""
 
 from fraudsim.agents.bank import Bank
 from fraudsim.agents.merchant import Merchant

@@ -189,8 +189,15 @@ class Profile(_Section):
     def numeric_fields(self) -> list[str]:
         """Dotted names of every calibrated figure (sections with numbers or number lists)."""
         keys = []
-        for section in ("population", "merchants", "cards", "atm", "transfers", "balances",
-                        "calendar"):
+        for section in (
+            "population",
+            "merchants",
+            "cards",
+            "atm",
+            "transfers",
+            "balances",
+            "calendar",
+        ):
             model = getattr(self, section)
             for name, value in model:
                 if isinstance(value, (int, float)) or (
@@ -221,7 +228,9 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
 def builtin_profiles() -> list[str]:
     """Names of the profiles shipped with the package."""
     folder = resources.files("fraudsim.calibration") / "profiles"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
@@ -234,8 +243,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
         path, label = Path(text_name), text_name
         if not path.exists():
             allowed = ", ".join(builtin_profiles())
-            raise ConfigError(f"profile '{text_name}': not a built-in profile ({allowed}) "
-                              "and no such file")
+            raise ConfigError(
+                f"profile '{text_name}': not a built-in profile ({allowed}) and no such file"
+            )
     data = _read_toml(path, label)
     try:
         return Profile.model_validate(data)
@@ -248,8 +258,10 @@ def lognormal_mixture_median(mus: list[float], sigma: float, weights: list[float
 
     def cdf(x: float) -> float:
         z = math.log(x)
-        return sum(w * 0.5 * (1 + math.erf((z - m) / (sigma * math.sqrt(2))))
-                   for m, w in zip(mus, weights, strict=True))
+        return sum(
+            w * 0.5 * (1 + math.erf((z - m) / (sigma * math.sqrt(2))))
+            for m, w in zip(mus, weights, strict=True)
+        )
 
     lo, hi = math.exp(min(mus) - 6 * sigma), math.exp(max(mus) + 6 * sigma)
     for _ in range(100):

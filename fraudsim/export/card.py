@@ -36,8 +36,13 @@ def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> s
 def dataset_card(dataset: Dataset, transactions: pl.LazyFrame, fmt: str) -> str:
     """The card, computed from the transactions as written (a lazy scan)."""
     cfg = dataset.config
-    totals = transactions.select(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud")
-                                 ).collect() if transactions.collect_schema().names() else None
+    totals = (
+        transactions.select(
+            pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud")
+        ).collect()
+        if transactions.collect_schema().names()
+        else None
+    )
     n_rows = int(totals["rows"][0]) if totals is not None else 0
     fraud = int(totals["fraud"][0] or 0) if totals is not None else 0
     currency = cfg.currency or dataset.profile.meta.currency

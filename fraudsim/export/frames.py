@@ -38,8 +38,12 @@ def _nullable(values: str, index: str) -> pl.Expr:
 
 
 def _local_time(expr: pl.Expr, epoch: int, tz: str) -> pl.Expr:
-    return ((expr + epoch) * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone(
-        "UTC").dt.convert_time_zone(tz)
+    return (
+        ((expr + epoch) * 1_000_000)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+    )
 
 
 def _names(codes: np.ndarray, names: list[str]) -> pl.Series:
@@ -51,40 +55,51 @@ def _names(codes: np.ndarray, names: list[str]) -> pl.Series:
     return lookup.gather(idx.set(idx < 0, None).cast(pl.UInt32))
 
 
-def transactions_frame(world: World, rows: Batch, fraud_type_names: list[str] | None = None,
-                       pattern_names: list[str] | None = None) -> pl.DataFrame:
+def transactions_frame(
+    world: World,
+    rows: Batch,
+    fraud_type_names: list[str] | None = None,
+    pattern_names: list[str] | None = None,
+) -> pl.DataFrame:
     """Schema-typed transactions table from settled internal rows."""
     pop = world.population
     tz = world.config.timezone
     epoch = start_epoch(world.config.start_date, tz)
     merchant = rows["merchant"]
-    raw = pl.DataFrame({
-        "transaction_id": rows["txid"],
-        "t": rows["t"],
-        "reported_t": rows["reported_at"],
-        "customer_id": pop.customers["id"][rows["customer"]],
-        "account_id": pop.accounts["id"][rows["account"]],
-        **{f"{name}_raw": public[np.maximum(rows[key], 0)] for name, key, public in (
-            ("card_id", "card", pop.cards["id"]),
-            ("merchant_id", "merchant", pop.merchants["id"]),
-            ("terminal_id", "terminal", pop.terminals["id"]),
-            ("device_id", "device", pop.devices["id"]),
-            ("counterparty_account_id", "counterparty", pop.accounts["id"]),
-        )},
-        **{key: rows[key] for key in ("card", "merchant", "terminal", "device", "counterparty",
-                                      "episode")},
-        "mcc_raw": pop.category_mcc[pop.merchants["category"][np.maximum(merchant, 0)]],
-        "amount": rows["amount"] / world.profile.minor_per_major,
-        "channel": _enum(rows["channel"], schema.CHANNELS),
-        "tx_type": _enum(rows["tx_type"], schema.TX_TYPES),
-        "direction": _enum(rows["direction"], schema.DIRECTIONS),
-        "is_fraud": rows["is_fraud"],
-        "fraud_type": _names(rows["fraud_type"], fraud_type_names or []),
-        "account_role": _enum(rows["role"], schema.ROLES),
-        "pattern": _names(rows["pattern"], pattern_names or []),
-        "is_declined": rows["is_declined"],
-        "decline_reason": _enum(rows["decline_reason"], schema.DECLINE_REASONS),
-    })
+    raw = pl.DataFrame(
+        {
+            "transaction_id": rows["txid"],
+            "t": rows["t"],
+            "reported_t": rows["reported_at"],
+            "customer_id": pop.customers["id"][rows["customer"]],
+            "account_id": pop.accounts["id"][rows["account"]],
+            **{
+                f"{name}_raw": public[np.maximum(rows[key], 0)]
+                for name, key, public in (
+                    ("card_id", "card", pop.cards["id"]),
+                    ("merchant_id", "merchant", pop.merchants["id"]),
+                    ("terminal_id", "terminal", pop.terminals["id"]),
+                    ("device_id", "device", pop.devices["id"]),
+                    ("counterparty_account_id", "counterparty", pop.accounts["id"]),
+                )
+            },
+            **{
+                key: rows[key]
+                for key in ("card", "merchant", "terminal", "device", "counterparty", "episode")
+            },
+            "mcc_raw": pop.category_mcc[pop.merchants["category"][np.maximum(merchant, 0)]],
+            "amount": rows["amount"] / world.profile.minor_per_major,
+            "channel": _enum(rows["channel"], schema.CHANNELS),
+            "tx_type": _enum(rows["tx_type"], schema.TX_TYPES),
+            "direction": _enum(rows["direction"], schema.DIRECTIONS),
+            "is_fraud": rows["is_fraud"],
+            "fraud_type": _names(rows["fraud_type"], fraud_type_names or []),
+            "account_role": _enum(rows["role"], schema.ROLES),
+            "pattern": _names(rows["pattern"], pattern_names or []),
+            "is_declined": rows["is_declined"],
+            "decline_reason": _enum(rows["decline_reason"], schema.DECLINE_REASONS),
+        }
+    )
     exprs = {
         "transaction_id": pl.col("transaction_id"),
         "timestamp": _local_time(pl.col("t"), epoch, tz),
@@ -113,80 +128,96 @@ def transactions_frame(world: World, rows: Batch, fraud_type_names: list[str] | 
     order = [c.name for c in schema.transaction_columns(tz)]
     # Rows arrive in posting order; a stable sort by time makes the export chronological.
     return raw.select([exprs[name].alias(name) for name in order]).sort(
-        "timestamp", maintain_order=True)
+        "timestamp", maintain_order=True
+    )
 
 
 def customers_frame(world: World) -> pl.DataFrame:
     c = world.population.customers
     ident = world.population.customer_identities
     bands = world.profile.population.age_bands
-    return pl.DataFrame({
-        "customer_id": pl.Series(c["id"], dtype=pl.Int64),
-        **{name: pl.Series(values, dtype=pl.String) for name, values in ident.items()
-           if name != "city"},
-        "city": pl.Series(ident["city"], dtype=pl.String),
-        "region": pl.Series(c["region"], dtype=pl.Int16),
-        "home_lat": c["home_lat"], "home_lon": c["home_lon"],
-        "age": pl.Series(c["age"], dtype=pl.Int16),
-        "age_band": pl.Series(np.asarray(bands)[c["age_band"]], dtype=pl.String),
-        "sex": pl.Series(c["sex"], dtype=pl.String),
-        "annual_income": np.round(c["income"], 2),
-        "income_band": _enum(c["income_band"], schema.INCOME_BANDS),
-        "segment": _enum(c["segment"], schema.SEGMENTS),
-    }).select([col.name for col in schema.CUSTOMER_COLUMNS])
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(c["id"], dtype=pl.Int64),
+            **{
+                name: pl.Series(values, dtype=pl.String)
+                for name, values in ident.items()
+                if name != "city"
+            },
+            "city": pl.Series(ident["city"], dtype=pl.String),
+            "region": pl.Series(c["region"], dtype=pl.Int16),
+            "home_lat": c["home_lat"],
+            "home_lon": c["home_lon"],
+            "age": pl.Series(c["age"], dtype=pl.Int16),
+            "age_band": pl.Series(np.asarray(bands)[c["age_band"]], dtype=pl.String),
+            "sex": pl.Series(c["sex"], dtype=pl.String),
+            "annual_income": np.round(c["income"], 2),
+            "income_band": _enum(c["income_band"], schema.INCOME_BANDS),
+            "segment": _enum(c["segment"], schema.SEGMENTS),
+        }
+    ).select([col.name for col in schema.CUSTOMER_COLUMNS])
 
 
 def accounts_frame(world: World) -> pl.DataFrame:
     a = world.population.accounts
     ids = world.population.customers["id"]
     minor = world.profile.minor_per_major
-    return pl.DataFrame({
-        "account_id": pl.Series(a["id"], dtype=pl.Int64),
-        "customer_id": pl.Series(ids[a["customer_idx"]], dtype=pl.Int64),
-        "kind": _enum(a["kind"], schema.ACCOUNT_KINDS),
-        "iban": pl.Series(world.population.ibans, dtype=pl.String),
-        "opening_balance": a["opening_balance"] / minor,
-        "closing_balance": world.bank.balances / minor,
-        "limit": a["floor"] / minor,
-    })
+    return pl.DataFrame(
+        {
+            "account_id": pl.Series(a["id"], dtype=pl.Int64),
+            "customer_id": pl.Series(ids[a["customer_idx"]], dtype=pl.Int64),
+            "kind": _enum(a["kind"], schema.ACCOUNT_KINDS),
+            "iban": pl.Series(world.population.ibans, dtype=pl.String),
+            "opening_balance": a["opening_balance"] / minor,
+            "closing_balance": world.bank.balances / minor,
+            "limit": a["floor"] / minor,
+        }
+    )
 
 
 def cards_frame(world: World) -> pl.DataFrame:
     c = world.population.cards
     pop = world.population
-    return pl.DataFrame({
-        "card_id": pl.Series(c["id"], dtype=pl.Int64),
-        "customer_id": pl.Series(pop.customers["id"][c["customer_idx"]], dtype=pl.Int64),
-        "account_id": pl.Series(pop.accounts["id"][c["account_idx"]], dtype=pl.Int64),
-        "kind": _enum(c["kind"], schema.CARD_KINDS),
-        "product": _enum(c["product"], schema.CARD_PRODUCTS),
-        "card_number": pl.Series(pop.card_details["pan"], dtype=pl.String),
-        "expiry": pl.Series(pop.card_details["expiry"], dtype=pl.String),
-    })
+    return pl.DataFrame(
+        {
+            "card_id": pl.Series(c["id"], dtype=pl.Int64),
+            "customer_id": pl.Series(pop.customers["id"][c["customer_idx"]], dtype=pl.Int64),
+            "account_id": pl.Series(pop.accounts["id"][c["account_idx"]], dtype=pl.Int64),
+            "kind": _enum(c["kind"], schema.CARD_KINDS),
+            "product": _enum(c["product"], schema.CARD_PRODUCTS),
+            "card_number": pl.Series(pop.card_details["pan"], dtype=pl.String),
+            "expiry": pl.Series(pop.card_details["expiry"], dtype=pl.String),
+        }
+    )
 
 
 def merchants_frame(world: World) -> pl.DataFrame:
     m = world.population.merchants
     pop = world.population
     online = m["online"]
-    return pl.DataFrame({
-        "merchant_id": pl.Series(m["id"], dtype=pl.Int64),
-        "name": pl.Series(m["name"], dtype=pl.String),
-        "category": pl.Series(np.asarray(pop.categories)[m["category"]], dtype=pl.String),
-        "mcc": pl.Series(pop.category_mcc[m["category"]], dtype=pl.Int16),
-        "online": pl.Series(online, dtype=pl.Boolean),
-        "region": pl.from_arrow(pa.array(m["region"], type=pa.int16(), mask=online)),
-        "lat": pl.from_arrow(pa.array(m["lat"], type=pa.float64(), mask=online)),
-        "lon": pl.from_arrow(pa.array(m["lon"], type=pa.float64(), mask=online)),
-        "terminals": pl.Series(m["n_terminals"], dtype=pl.Int16),
-    })
+    return pl.DataFrame(
+        {
+            "merchant_id": pl.Series(m["id"], dtype=pl.Int64),
+            "name": pl.Series(m["name"], dtype=pl.String),
+            "category": pl.Series(np.asarray(pop.categories)[m["category"]], dtype=pl.String),
+            "mcc": pl.Series(pop.category_mcc[m["category"]], dtype=pl.Int16),
+            "online": pl.Series(online, dtype=pl.Boolean),
+            "region": pl.from_arrow(pa.array(m["region"], type=pa.int16(), mask=online)),
+            "lat": pl.from_arrow(pa.array(m["lat"], type=pa.float64(), mask=online)),
+            "lon": pl.from_arrow(pa.array(m["lon"], type=pa.float64(), mask=online)),
+            "terminals": pl.Series(m["n_terminals"], dtype=pl.Int16),
+        }
+    )
 
 
 def daily_stats_frame(world: World) -> pl.DataFrame:
     stats = pl.from_pandas(world.datacollector.get_model_vars_dataframe())
     dates = [world.calendar.day(d).date for d in stats["day"].to_list()]
     return stats.with_columns(
-        pl.col("day").cast(pl.Int32), pl.Series("date", dates, dtype=pl.Date),
-        *(pl.col(c).cast(pl.Int64) for c in ("transactions", "declined", "fraud_transactions",
-                                              "blocked_cards")),
+        pl.col("day").cast(pl.Int32),
+        pl.Series("date", dates, dtype=pl.Date),
+        *(
+            pl.col(c).cast(pl.Int64)
+            for c in ("transactions", "declined", "fraud_transactions", "blocked_cards")
+        ),
     ).select([c.name for c in schema.DAILY_STATS_COLUMNS])

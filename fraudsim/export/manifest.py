@@ -11,8 +11,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fraudsim.dataset import Dataset
 
-PACKAGES = ("fraudsim", "mesa", "simpy", "numpy", "polars", "pyarrow", "pandas", "faker",
-            "pydantic")
+PACKAGES = (
+    "fraudsim",
+    "mesa",
+    "simpy",
+    "numpy",
+    "polars",
+    "pyarrow",
+    "pandas",
+    "faker",
+    "pydantic",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -36,8 +45,11 @@ def build_manifest(dataset: Dataset, files: dict[str, dict[str, Any]]) -> dict[s
         "format_version": 1,
         "scenario": dataset.config.model_dump(mode="json"),
         "seed": dataset.config.seed,
-        "profile": {"name": dataset.profile.meta.name, "sha256": profile_digest(dataset),
-                    "provenance": dataset.profile.provenance},
+        "profile": {
+            "name": dataset.profile.meta.name,
+            "sha256": profile_digest(dataset),
+            "provenance": dataset.profile.provenance,
+        },
         "versions": package_versions(),
         "rows": dataset.row_counts(),
         "files": files,

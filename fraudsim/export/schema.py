@@ -10,8 +10,18 @@ from dataclasses import dataclass
 import polars as pl
 
 CHANNELS = ("pos", "cnp", "atm", "online_banking", "direct_debit", "standing_order", "incoming")
-TX_TYPES = ("purchase", "atm_withdrawal", "p2p_transfer", "bill_payment", "rent", "salary",
-            "pension", "savings_transfer", "card_repayment", "refund")
+TX_TYPES = (
+    "purchase",
+    "atm_withdrawal",
+    "p2p_transfer",
+    "bill_payment",
+    "rent",
+    "salary",
+    "pension",
+    "savings_transfer",
+    "card_repayment",
+    "refund",
+)
 DIRECTIONS = ("debit", "credit")
 DECLINE_REASONS = ("none", "insufficient_funds", "card_blocked", "rule", "step_up_failed")
 ROLES = ("none", "victim", "mule", "fraudster")
@@ -48,8 +58,12 @@ def transaction_columns(tz: str = "UTC") -> list[Column]:
         Column("merchant_id", pl.Int64, "merchant, ATM or biller; null for transfers", True),
         Column("terminal_id", pl.Int64, "card-present terminal or ATM; null otherwise", True),
         Column("device_id", pl.Int64, "customer device for online payments and banking", True),
-        Column("counterparty_account_id", pl.Int64,
-               "account credited by an internal transfer; null otherwise", True),
+        Column(
+            "counterparty_account_id",
+            pl.Int64,
+            "account credited by an internal transfer; null otherwise",
+            True,
+        ),
         Column("amount", pl.Float64, "amount in major units of `currency`, always positive"),
         Column("currency", pl.String, "ISO 4217 code"),
         Column("channel", pl.Enum(CHANNELS), "pos = card present, cnp = card not present, ..."),
@@ -63,8 +77,7 @@ def transaction_columns(tz: str = "UTC") -> list[Column]:
         Column("pattern", pl.String, "legitimate look-alike pattern name (camouflage)", True),
         Column("is_declined", pl.Boolean, "declined rows move no money"),
         Column("decline_reason", pl.Enum(DECLINE_REASONS), "why a row was declined"),
-        Column("reported_at", _ts(tz), "when the bank learns the row is fraud; null = never",
-               True),
+        Column("reported_at", _ts(tz), "when the bank learns the row is fraud; null = never", True),
     ]
 
 
@@ -93,8 +106,11 @@ ACCOUNT_COLUMNS = [
     Column("kind", pl.Enum(ACCOUNT_KINDS), "checking, savings or credit (card account)"),
     Column("iban", pl.String, "fictitious but well-formed IBAN"),
     Column("opening_balance", pl.Float64, "balance at the scenario start, major units"),
-    Column("closing_balance", pl.Float64,
-           "balance at the end: opening plus the account's accepted movements"),
+    Column(
+        "closing_balance",
+        pl.Float64,
+        "balance at the end: opening plus the account's accepted movements",
+    ),
     Column("limit", pl.Float64, "lowest allowed balance (overdraft or credit limit), <= 0"),
 ]
 
@@ -153,8 +169,9 @@ def check_frame(name: str, frame: pl.DataFrame, columns: list[Column]) -> None:
     expected = [(c.name, c.dtype) for c in columns]
     got = list(frame.schema.items())
     if [n for n, _ in expected] != [n for n, _ in got]:
-        raise AssertionError(f"{name}: columns {[n for n, _ in got]} != schema "
-                             f"{[n for n, _ in expected]}")
+        raise AssertionError(
+            f"{name}: columns {[n for n, _ in got]} != schema {[n for n, _ in expected]}"
+        )
     for (n, want), (_, have) in zip(expected, got, strict=True):
         if have != want:
             raise AssertionError(f"{name}.{n}: dtype {have} != schema {want}")

@@ -51,9 +51,13 @@ def sha256_file(path: Path) -> str:
 
 
 def _explain(exc: OSError, target: Path) -> OutputError:
-    reasons = {errno.ENOSPC: "disk full", errno.EACCES: "permission denied",
-               errno.EROFS: "read-only file system", errno.EDQUOT: "disk quota exceeded",
-               errno.ENOTDIR: "a parent is not a directory"}
+    reasons = {
+        errno.ENOSPC: "disk full",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "read-only file system",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENOTDIR: "a parent is not a directory",
+    }
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
     return OutputError(f"{target}: cannot write output ({reason}); nothing was written")
 
@@ -66,7 +70,8 @@ def _parquet_options(table: pa.Table) -> dict[str, object]:
     ids = [n for n in names if n.endswith("_id")]
     plain = {"timestamp", "reported_at", "amount", *ids}
     return {
-        "compression": "zstd", "compression_level": 1,
+        "compression": "zstd",
+        "compression_level": 1,
         "use_dictionary": [n for n in names if n not in plain],
         "write_statistics": [n for n in ("timestamp", "amount") if n in names],
         "use_byte_stream_split": ids,
@@ -116,8 +121,10 @@ class RunWriter:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: exists and is not a directory")
         if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
-            raise OutputError(f"{out}: exists and is not a fraudsim run (no {MANIFEST}); "
-                              "choose another --out or remove it")
+            raise OutputError(
+                f"{out}: exists and is not a fraudsim run (no {MANIFEST}); "
+                "choose another --out or remove it"
+            )
 
     # -- tables that do not change during the run --------------------------------------------
 
@@ -161,8 +168,9 @@ class RunWriter:
             return
         day = (pl.col("timestamp").dt.epoch("s") - start_epoch) // 86_400
         days = frame.with_columns(day.alias("__day"))
-        for (index,), piece in days.partition_by("__day", maintain_order=True, as_dict=True
-                                                 ).items():
+        for (index,), piece in days.partition_by(
+            "__day", maintain_order=True, as_dict=True
+        ).items():
             self._submit(self._write_day, piece.drop("__day"), int(index))
 
     def _submit(self, fn: object, *args: object) -> None:
@@ -211,27 +219,30 @@ class RunWriter:
         try:
             self._drain()
             if self.fmt == "csv" and not self.tx_path.exists():
-                self.tx_path.write_text(",".join(dataset.tables.get(
-                    "transactions", pl.DataFrame()).columns) + "\n")
+                self.tx_path.write_text(
+                    ",".join(dataset.tables.get("transactions", pl.DataFrame()).columns) + "\n"
+                )
             for name, frame in dataset.tables.items():
                 if name != "transactions" and name not in self._static:
                     self._write_file(frame, name)
             dataset.transaction_rows = self.rows_written
             transactions = self.scan_transactions()
-            (self.tmp / "README.md").write_text(dataset_card(dataset, transactions, self.fmt),
-                                                encoding="utf-8")
+            (self.tmp / "README.md").write_text(
+                dataset_card(dataset, transactions, self.fmt), encoding="utf-8"
+            )
             files = {}
             for path in sorted(self.tmp.rglob("*")):
                 name = str(path.relative_to(self.tmp))
                 if path.is_file():
-                    digest, size = self._hashes.get(name) or (sha256_file(path),
-                                                             path.stat().st_size)
+                    digest, size = self._hashes.get(name) or (
+                        sha256_file(path),
+                        path.stat().st_size,
+                    )
                     files[name] = {"sha256": digest, "bytes": size}
             dataset.timings["wall_seconds"] = time.perf_counter() - self.started
             manifest = build_manifest(dataset, files)
             partial = self.tmp / f"{MANIFEST}.partial"
-            partial.write_text(json.dumps(manifest, indent=2, default=str) + "\n",
-                               encoding="utf-8")
+            partial.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
             os.replace(partial, self.tmp / MANIFEST)
             _fsync_dir(self.tmp)
             _swap_into_place(self.tmp, self.out_dir)
@@ -258,8 +269,12 @@ class RunWriter:
     def __enter__(self) -> RunWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if not self._finished:
             self.abort()
 

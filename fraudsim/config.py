@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.typologies.schedule import Schedule
 
 # A scenario name becomes a directory name under the output root: keep it a plain slug.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -38,6 +39,52 @@ class OutputConfig(_Strict):
     format: Literal["parquet", "csv"] = "parquet"
 
 
+class TypologyConfig(_Strict):
+    """One typology in a scenario: registry name, parameters and schedule."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*\.v[0-9]+$", description="registry name, e.g. card_testing.v1"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    schedule: Schedule = Schedule()
+    label: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="optional variant label kept in episodes.parquet",
+    )
+
+
+class BankConfig(_Strict):
+    """The bank's controls, applied to honest and fraudulent traffic alike."""
+
+    sca_threshold: float = Field(
+        default=30.0, ge=0.0, description="online card payments above this need step-up"
+    )
+    legit_step_up_failure: float = Field(default=0.03, ge=0.0, le=1.0)
+    legit_card_data_error: float = Field(
+        default=0.004,
+        ge=0.0,
+        le=1.0,
+        description="share of honest online card payments declined for a mistyped CVV/expiry",
+    )
+    velocity_max_per_hour: int = Field(default=8, ge=1, le=10_000)
+    block_on_report: bool = True
+    block_on_velocity: bool = True
+
+
+class FraudConfig(_Strict):
+    """Prevalence control and adaptation."""
+
+    target_share: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="scale episode counts so fraud rows reach this share of all rows",
+    )
+    target_by: Literal["count", "value"] = "count"
+    adaptive: bool = Field(default=True, description="fraudsters react to declines and blocks")
+
+
 class ScenarioConfig(_Strict):
     """One scenario file: world size, profile, duration, seed and output options."""
 
@@ -52,6 +99,9 @@ class ScenarioConfig(_Strict):
     profile: str = "default"
     population: PopulationConfig = PopulationConfig()
     output: OutputConfig = OutputConfig()
+    bank: BankConfig = BankConfig()
+    fraud: FraudConfig = FraudConfig()
+    typologies: list[TypologyConfig] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

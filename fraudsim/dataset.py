@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from fraudsim.export.writer import RunWriter
     from fraudsim.world import World
 
-TABLES = ("transactions", "customers", "accounts", "cards", "merchants", "daily_stats")
+TABLES = (
+    "transactions",
+    "customers",
+    "accounts",
+    "cards",
+    "merchants",
+    "events",
+    "episodes",
+    "daily_stats",
+)
 ProgressCallback = Callable[[int, int, int], None]
 
 
@@ -37,6 +46,7 @@ class Dataset:
     tables: dict[str, pl.DataFrame]
     timings: dict[str, float] = field(default_factory=dict)
     transaction_rows: int = 0
+    fraud_summary: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_world(
@@ -51,6 +61,8 @@ class Dataset:
             "accounts": frames.accounts_frame,
             "cards": frames.cards_frame,
             "merchants": frames.merchants_frame,
+            "events": frames.events_frame,
+            "episodes": frames.episodes_frame,
             "daily_stats": frames.daily_stats_frame,
         }
         ready = ready or {}
@@ -60,7 +72,13 @@ class Dataset:
         if transactions is not None:
             tables = {"transactions": transactions, **tables}
         rows = int(tables["daily_stats"]["transactions"].sum())
-        return cls(world.config, world.profile, tables, transaction_rows=rows)
+        return cls(
+            world.config,
+            world.profile,
+            tables,
+            transaction_rows=rows,
+            fraud_summary=world.fraud.summary(),
+        )
 
     def __getattr__(self, name: str) -> pl.DataFrame:
         tables = self.__dict__.get("tables", {})

@@ -66,6 +66,12 @@ class Population:
     identity_tables: identity.IdentityTables | None = field(repr=False, default=None)
     streams: SeedStreams | None = field(repr=False, default=None)
     start_year: int = 2025
+    appended_identities: list[dict[str, np.ndarray]] = field(default_factory=list)
+    appended_ibans: list[np.ndarray] = field(default_factory=list)
+    appended_cards: list[int] = field(default_factory=list)
+    n_initial: int = 0
+    n_initial_accounts: int = 0
+    n_initial_cards: int = 0
     merchant_order: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     merchant_cum_size: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     group_bounds: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)
@@ -79,15 +85,26 @@ class Population:
         assert self.streams is not None and self.identity_tables is not None
         rng = self.streams.generator("identities", 0)
         tables, c = self.identity_tables, self.customers
-        first, last = identity.person_names(rng, tables, c["sex"])
+        n = self.n_initial
+        first, last = identity.person_names(rng, tables, c["sex"][:n])
         return {
             "first_name": first,
             "last_name": last,
             "email": identity.emails(rng, first, last, tables),
             "street_address": identity.street_addresses(rng, len(first), tables),
             "phone": identity.phone_numbers(rng, len(first)),
-            "city": self.regions["name"][c["region"]],
+            "city": self.regions["name"][c["region"][:n]],
         }
+
+    def all_identities(self) -> dict[str, np.ndarray]:
+        """Identities of every customer, including those opened during the run."""
+        base = self.customer_identities
+        return {
+            k: np.concatenate([base[k], *(a[k] for a in self.appended_identities)]) for k in base
+        }
+
+    def all_ibans(self) -> np.ndarray:
+        return np.concatenate([self.ibans, *self.appended_ibans])
 
     @cached_property
     def ibans(self) -> np.ndarray:
@@ -99,10 +116,16 @@ class Population:
 
     @cached_property
     def card_details(self) -> dict[str, np.ndarray]:
-        """Card numbers (Luhn-valid, fictitious BINs) and MM/YY expiry dates."""
+        """Card numbers (Luhn-valid, fictitious BINs) and MM/YY expiry dates of the initial
+        cards (see `all_card_details` for cards issued during the run)."""
         assert self.streams is not None
-        rng = self.streams.generator("identities", 2)
-        kind = self.cards["kind"]
+        return self._draw_card_details(
+            self.streams.generator("identities", 2), self.cards["kind"][: self.n_initial_cards]
+        )
+
+    def _draw_card_details(
+        self, rng: np.random.Generator, kind: np.ndarray
+    ) -> dict[str, np.ndarray]:
         n = len(kind)
         # Debit and credit BINs differ, so numbers drawn per kind cannot collide.
         pans = np.empty(n, dtype="U16")
@@ -115,6 +138,23 @@ class Population:
             np.char.zfill(year.astype(str), 2),
         )
         return {"pan": pans, "expiry": expiry}
+
+    def all_card_details(self) -> dict[str, np.ndarray]:
+        """Numbers and expiry dates of every card, including cards issued during the run (from
+        the same BINs, redrawn on the rare clash with an existing number)."""
+        base = self.card_details
+        extra = self.cards["kind"][self.n_initial_cards :]
+        if len(extra) == 0:
+            return base
+        assert self.streams is not None
+        rng = self.streams.generator("identities", 3)
+        more = self._draw_card_details(rng, extra)
+        while True:
+            clash = np.isin(more["pan"], base["pan"])
+            if not clash.any():
+                break
+            more["pan"][clash] = self._draw_card_details(rng, extra[clash])["pan"]
+        return {k: np.concatenate([base[k], more[k]]) for k in base}
 
 
 def _geometric_weights(n: int, decay: float) -> np.ndarray:
@@ -520,6 +560,9 @@ def build_population(
         identity_tables=tables,
         streams=streams,
         start_year=start_year,
+        n_initial=n_customers,
+        n_initial_accounts=len(accounts["kind"]),
+        n_initial_cards=len(cards["kind"]),
     )
     pop.favourites_pos = _favourites(rng, pop, profile, 0, profile.cards.favourites_pos)
     pop.favourites_cnp = _favourites(rng, pop, profile, 1, profile.cards.favourites_cnp)

@@ -15,20 +15,28 @@ from fraudsim.export.schema import DECLINE_REASONS
 from fraudsim.ledger import Batch
 
 REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
+_MAX_PASSES = 20
 
 
 def _postings(
-    rows: Batch, accepted: np.ndarray, accounts: np.ndarray | None = None
+    rows: Batch,
+    accepted: np.ndarray,
+    accounts: np.ndarray | None = None,
+    credit_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """(account, delta, row, is_debit) of accepted movements, sorted by account then time.
+    """(account, delta, row, is_debit) of movements, sorted by account then time.
 
-    With `accounts` (a boolean mask over accounts), only postings on those accounts.
+    `accepted` selects rows whose own posting counts; `credit_ok` (default: the same) selects
+    rows whose credit to a counterparty account counts. With `accounts` (a boolean mask over
+    accounts), only postings on those accounts.
     """
     idx = np.flatnonzero(accepted)
     debit = rows["direction"][idx] == 0
     amount = rows["amount"][idx]
     credit_to = rows["counterparty"][idx]
     has_cp = credit_to >= 0
+    if credit_ok is not None:
+        has_cp &= credit_ok[idx]
     cp_idx = idx[has_cp]
     account = np.concatenate([rows["account"][idx], credit_to[has_cp]])
     delta = np.concatenate([np.where(debit, -amount, amount), amount[has_cp]])
@@ -74,7 +82,11 @@ def _net_change(rows: Batch, accepted: np.ndarray, n_accounts: int) -> np.ndarra
 
 
 def settle(
-    rows: Batch, balances: np.ndarray, floors: np.ndarray, card_blocked_at: np.ndarray
+    rows: Batch,
+    balances: np.ndarray,
+    floors: np.ndarray,
+    card_blocked_at: np.ndarray,
+    account_frozen_at: np.ndarray | None = None,
 ) -> Batch:
     """Decline what cannot go through and apply the rest to `balances` (in place).
 
@@ -83,6 +95,7 @@ def settle(
         balances: start-of-day balance per account, minor units; updated to end of day.
         floors: lowest allowed balance per account (0, -overdraft or -credit limit).
         card_blocked_at: time (seconds) each card was blocked; a large value if never.
+        account_frozen_at: time each account was frozen (its debits declined from then on).
 
     Returns:
         The same rows (in posting order) with is_declined and decline_reason set; the
@@ -95,6 +108,12 @@ def settle(
         blocked & ~rows["is_declined"], REASON["card_blocked"], rows["decline_reason"]
     ).astype(np.int8)
     rows["is_declined"] = rows["is_declined"] | blocked
+    if account_frozen_at is not None:
+        frozen = (rows["direction"] == 0) & (rows["t"] >= account_frozen_at[rows["account"]])
+        rows["decline_reason"] = np.where(
+            frozen & ~rows["is_declined"], REASON["account_frozen"], rows["decline_reason"]
+        ).astype(np.int8)
+        rows["is_declined"] = rows["is_declined"] | frozen
 
     n_accounts = len(balances)
     accepted = ~rows["is_declined"]
@@ -107,8 +126,11 @@ def settle(
     at_risk = balances - spend < floors
     n_rows = len(rows["t"])
     declined_funds = np.zeros(n_rows, bool)
-    while at_risk.any():
-        account, delta, row, is_debit = _postings(rows, accepted & ~declined_funds, at_risk)
+    # Each pass replays, from scratch, every at-risk account that reaches its floor, given the
+    # credits of transfers still accepted; a declined transfer withdraws its credit from the
+    # payee, so passes repeat until the declined transfers stop changing.
+    for _ in range(_MAX_PASSES):
+        account, delta, row, is_debit = _postings(rows, accepted, at_risk, ~declined_funds)
         if len(account) == 0:
             break
         cum = np.cumsum(delta)
@@ -116,12 +138,10 @@ def settle(
         before = np.repeat(np.r_[0, cum[first[1:] - 1]], np.diff(np.r_[first, len(account)]))
         running = balances[account] + cum - before
         violating = is_debit & (running < floors[account])
-        if not violating.any():
-            break
         bad = np.unique(account[violating])
         stops = np.r_[first[1:], len(account)]
         group_of = np.searchsorted(account[first], bad)
-        newly = np.zeros(n_rows, bool)
+        decided = np.zeros(n_rows, bool)
         for a, g in zip(bad.tolist(), group_of.tolist(), strict=True):
             _replay(
                 delta,
@@ -131,13 +151,12 @@ def settle(
                 int(stops[g]),
                 int(balances[a]),
                 int(floors[a]),
-                newly,
+                decided,
             )
-        declined_funds |= newly
-        # A declined transfer withdraws its credit from the payee: settle again if that payee
-        # could be hurt by it (accounts safe without any credit stay safe).
-        payees = rows["counterparty"][newly]
-        if not at_risk[payees[payees >= 0]].any():
+        transfers = rows["counterparty"] >= 0
+        settled = np.array_equal(decided & transfers, declined_funds & transfers)
+        declined_funds = decided
+        if settled:
             break
 
     rows["decline_reason"] = np.where(

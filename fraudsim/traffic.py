@@ -83,7 +83,10 @@ class LegitTraffic:
         self.shard = shard
         self.id_key = streams.key("transaction_ids")
         self.minor = profile.minor_per_major
-        cards, cust = pop.cards, pop.customers
+        # A snapshot of the initial customers: accounts opened later by typologies (synthetic
+        # identities, mules) get no honest traffic.
+        self.cust = dict(pop.customers.columns)
+        cards, cust = pop.cards, self.cust
         self.card_customer = cards["customer_idx"]
         self.card_account = cards["account_idx"]
         self.card_daily_rate = cards["monthly_rate"] / DAYS_PER_MONTH
@@ -110,6 +113,25 @@ class LegitTraffic:
         self.pos_ranges = group_range_table(pop, 0, n_regions)
         self.cnp_ranges = group_range_table(pop, 1, n_regions)
         self.monthly_income = cust["income"] / 12.0 * self.minor
+
+    def expected_rows_per_day(self) -> float:
+        """Mean honest rows a day (for prevalence control), from the profile's rates."""
+        p, cust = self.profile, self.cust
+        n = len(cust["age"])
+        per_month = (
+            self.card_daily_rate.sum() * DAYS_PER_MONTH
+            + len(self.debit_cards) * p.atm.withdrawals_per_debit_card_month
+            + n
+            * (
+                p.transfers.p2p_per_customer_month
+                + p.transfers.bills_per_customer
+                + 1.0
+                + p.transfers.rent_share_of_customers
+                + p.population.savings_account_share
+            )
+            + (cust["credit_idx"] >= 0).sum()
+        )
+        return float(per_month / DAYS_PER_MONTH)
 
     def _ticket_mu(self, shares: np.ndarray) -> np.ndarray:
         """Log-medians per (channel, category), scaled so each channel's median hits its target."""
@@ -159,7 +181,7 @@ class LegitTraffic:
         self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
     ) -> Batch:
         pop = self.pop
-        cust = pop.customers
+        cust = self.cust
         payday = paid_on[cust["payday"]]
         since = (info.day_of_month - payday) % info.days_in_month
         boost = np.where(
@@ -236,7 +258,7 @@ class LegitTraffic:
         )
 
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:
-        cust = self.pop.customers
+        cust = self.cust
         return cust["first_device"][customer] + (
             rng.random(len(customer)) * cust["n_devices"][customer]
         ).astype(np.int32)
@@ -261,7 +283,7 @@ class LegitTraffic:
             step,
         )
         atm_cat = self.pop.categories.index("atm")
-        region = self.pop.customers["region"][customer]
+        region = self.cust["region"][customer]
         bounds = self.pos_ranges[atm_cat, region]
         merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
         return make_batch(
@@ -282,7 +304,7 @@ class LegitTraffic:
         self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
     ) -> Batch:
         """Salary or pension on each customer's payday, then the standing transfer to savings."""
-        cust = self.pop.customers
+        cust = self.cust
         payers = np.flatnonzero(paid_on[cust["payday"]] == info.day_of_month).astype(np.int32)
         n = len(payers)
         amount = np.round(self.monthly_income[payers] * rng.normal(1.0, 0.02, n))
@@ -320,7 +342,7 @@ class LegitTraffic:
     def _bills_and_rent(
         self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
     ) -> Batch:
-        pop, cust = self.pop, self.pop.customers
+        pop, cust = self.pop, self.cust
         due = np.flatnonzero(paid_on[pop.bills["day"]] == info.day_of_month)
         customer = pop.bills["customer_idx"][due]
         n = len(due)
@@ -355,7 +377,7 @@ class LegitTraffic:
         return concat([bills, rents])
 
     def _p2p(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
-        pop, cust = self.pop, self.pop.customers
+        pop, cust = self.pop, self.cust
         t = self.profile.transfers
         rate = t.p2p_per_customer_month / DAYS_PER_MONTH * self.weekday_factor[info.weekday]
         counts = rng.poisson(rate, len(cust["age"]))
@@ -386,7 +408,7 @@ class LegitTraffic:
     ) -> Batch:
         if info.day_of_month != self.profile.transfers.card_repayment_day:
             return make_batch(0)
-        cust = self.pop.customers
+        cust = self.cust
         holders = np.flatnonzero(cust["credit_idx"] >= 0).astype(np.int32)
         owed = -balances[cust["credit_idx"][holders]]
         holders, owed = holders[owed > 0], owed[owed > 0]

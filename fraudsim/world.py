@@ -12,12 +12,16 @@ import simpy
 from fraudsim.agents import Bank, Merchant
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.config import ScenarioConfig
+from fraudsim.events import LegitEvents
+from fraudsim.fraud import FraudEngine
+from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, Ledger
 from fraudsim.population import build_population
 from fraudsim.rng import SeedStreams
 from fraudsim.traffic import DAY, Calendar, LegitTraffic
 
 DayCallback = Callable[[int, Batch], None]
+FRAUD_STREAM = 1  # transaction-id stream of rows posted by typologies (legit rows use 0)
 
 
 class World(mesa.Model):
@@ -50,6 +54,12 @@ class World(mesa.Model):
         ]
         self.ledger = Ledger()
         self.traffic = LegitTraffic(self.population, self.profile, streams, self.calendar)
+        self.legit_events = LegitEvents(self.population, self.profile, streams)
+        self.n_initial_customers = len(self.population.customers["age"])
+        self.income_quartiles = np.quantile(self.population.customers["income"], [0.25, 0.5, 0.75])
+        self.fraud_id_key = streams.key("transaction_ids")
+        self.event_batches: list[dict[str, np.ndarray]] = []
+        self.watched_merchants: dict[int, list[tuple[int, int]]] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "day": lambda m: int(m.time) - 1,
@@ -68,6 +78,8 @@ class World(mesa.Model):
         )
         self.day_callbacks: list[DayCallback] = []
         self.env.process(self._days())
+        self.fraud = FraudEngine(self)
+        self.fraud.start()
 
     @property
     def currency(self) -> str:
@@ -75,13 +87,25 @@ class World(mesa.Model):
 
     def _days(self) -> Generator[simpy.Event, Any, None]:
         for day in range(self.config.days):
-            self.ledger.post(self.traffic.day(day, self.bank.balances))
+            legit = self.traffic.day(day, self.bank.balances)
+            self.bank.start_day(legit, day)
+            self.ledger.post(legit)
             yield self.env.timeout(DAY)
             self._close_day(day)
 
     def _close_day(self, day: int) -> None:
-        rows = self.bank.settle_day(self.ledger.take_pending(before=(day + 1) * DAY))
+        end = (day + 1) * DAY
+        fraud_rows = self.fraud.channels.take_rows(end)
+        fraud_rows["txid"] = transaction_ids(
+            self.fraud_id_key, FRAUD_STREAM, 0, day, len(fraud_rows["t"])
+        )
+        self.ledger.post(fraud_rows)
+        rows = self.bank.settle_day(self.ledger.take_pending(before=end), day)
+        self.fraud.settled(rows)
+        self.event_batches.append(self.legit_events.day(day))
+        self.event_batches.append(self.fraud.channels.take_events(end))
         self._review_merchants(rows)
+        self._record_watched(rows)
         self.time = self.env.now / DAY  # keep Mesa's clock in step before collecting
         self.steps = day + 1
         self.datacollector.collect(self)
@@ -99,6 +123,23 @@ class World(mesa.Model):
         declines = np.bincount(merchant[has & rows["is_declined"]], minlength=n)
         for m in np.flatnonzero((attempts >= 20) & (declines * 2 >= attempts)).tolist():
             self.merchant_agents[m].review_day(int(attempts[m]), int(declines[m]))
+
+    def add_merchant_agent(self, merchant: int) -> None:
+        self.merchant_agents.append(Merchant(self, merchant))
+
+    def _record_watched(self, rows: Batch) -> None:
+        """Cards paying at merchants a typology watches (compromised terminals, breaches)."""
+        if not self.watched_merchants:
+            return
+        honest = (rows["episode"] < 0) & (rows["card"] >= 0)
+        hit = honest & np.isin(rows["merchant"], list(self.watched_merchants))
+        for m, card, t in zip(
+            rows["merchant"][hit].tolist(),
+            rows["card"][hit].tolist(),
+            rows["t"][hit].tolist(),
+            strict=True,
+        ):
+            self.watched_merchants[m].append((card, t))
 
     def run(self) -> None:
         """Simulate every day of the scenario."""

@@ -1,12 +1,22 @@
-"""The bank: settles each day, blocks cards, and keeps the day's figures."""
+"""The bank: authorises, applies its controls, settles each day and blocks what it must.
+
+Controls apply to honest and fraudulent traffic alike — vectorised for the day's honest rows,
+one by one for rows a typology posts — so a decline reason never singles out fraud:
+- strong customer authentication (step-up) for online card payments above a threshold;
+- a velocity rule: too many card attempts within an hour declines (and may block) the card;
+- cards blocked and accounts frozen once a fraud is reported or a rule fires.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from fraudsim.channels import Outcome
+from fraudsim.export.schema import CHANNELS, DECLINE_REASONS
 from fraudsim.ledger import Batch
 from fraudsim.settlement import settle
 
@@ -14,38 +24,176 @@ if TYPE_CHECKING:
     from fraudsim.world import World
 
 NEVER = np.iinfo(np.int64).max
+HOUR = 3_600
+DAY = 86_400
+REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
+CNP = CHANNELS.index("cnp")
+# A fraudster without the victim's one-time passcode rarely passes step-up (choice).
+FRAUD_STEP_UP_PASS = 0.05
 
 
 class Bank(mesa.Agent):
-    """Holds account balances and card states; declines what cannot or must not go through."""
+    """Holds balances and card/account states; declines what cannot or must not go through."""
 
     def __init__(self, model: World) -> None:
         super().__init__(model)
         pop = model.population
+        cfg = model.config.bank
+        self.minor = model.profile.minor_per_major
+        self.sca_threshold = int(round(cfg.sca_threshold * self.minor))
+        self.velocity_max = cfg.velocity_max_per_hour
         self.balances = pop.accounts["opening_balance"].copy()
-        self.floors = pop.accounts["floor"]
+        self.floors = pop.accounts["floor"].copy()
         self.card_blocked_at = np.full(len(pop.cards["customer_idx"]), NEVER, np.int64)
+        self.account_frozen_at = np.full(len(self.balances), NEVER, np.int64)
+        self.block_causes: dict[str, int] = defaultdict(int)
         self.last_day: dict[str, float] = {}
+        self._legit_card_times = np.zeros(0, np.int64)
+        self._day_start = 0
+        self._fraud_attempts: dict[int, deque[int]] = defaultdict(deque)
 
-    def block_card(self, card: int, at: int) -> None:
-        """Block a card from time `at` (seconds): later rows of that card are declined."""
-        self.card_blocked_at[card] = min(int(self.card_blocked_at[card]), int(at))
+    # -- state ---------------------------------------------------------------------------------
 
-    def is_blocked(self, card: int, at: int) -> bool:
-        return bool(self.card_blocked_at[card] <= at)
+    def add_account(self, opening_balance: int, floor: int) -> None:
+        self.balances = np.append(self.balances, np.int64(opening_balance))
+        self.floors = np.append(self.floors, np.int64(floor))
+        self.account_frozen_at = np.append(self.account_frozen_at, NEVER)
 
-    def settle_day(self, rows: Batch) -> Batch:
-        """Settle one day's rows of every stream and record the day's figures."""
-        rows = settle(rows, self.balances, self.floors, self.card_blocked_at)
+    def add_card(self) -> None:
+        self.card_blocked_at = np.append(self.card_blocked_at, NEVER)
+
+    def block_card(self, card: int, at: int, cause: str = "reported") -> None:
+        """Block a card from time `at` (seconds): its later rows are declined."""
+        if self.card_blocked_at[card] > at:
+            self.card_blocked_at[card] = at
+            self.block_causes[cause] += 1
+            self.model.fraud.blocked("card", card, cause)
+
+    def freeze_account(self, account: int, at: int, cause: str = "reported") -> None:
+        """Freeze an account from time `at`: its later debits are declined."""
+        if self.account_frozen_at[account] > at:
+            self.account_frozen_at[account] = at
+            self.block_causes[cause] += 1
+            self.model.fraud.blocked("account", account, cause)
+
+    # -- one-by-one authorisation (rows posted by typologies) ----------------------------------
+
+    def start_day(self, legit: Batch, day: int) -> None:
+        """Index the day's honest card attempts so the velocity rule can count them."""
+        card = legit["card"]
+        has = card >= 0
+        self._legit_card_times = np.sort(
+            card[has].astype(np.int64) * (2 * DAY) + legit["t"][has] - day * DAY
+        )
+        self._day_start = day * DAY
+
+    def _recent_attempts(self, card: int, t: int) -> int:
+        key = card * (2 * DAY) + (t - self._day_start)
+        legit = np.searchsorted(self._legit_card_times, key, side="right") - np.searchsorted(
+            self._legit_card_times, key - HOUR, side="right"
+        )
+        times = self._fraud_attempts[card]
+        while times and times[0] <= t - HOUR:
+            times.popleft()
+        return int(legit) + len(times)
+
+    def authorize(
+        self,
+        card: int,
+        t: int,
+        amount: int,
+        channel: str,
+        merchant: int,
+        has_otp: bool,
+        stale_data: bool = False,
+    ) -> Outcome:
+        """Decide one card attempt now: block state, card data check, velocity, step-up.
+
+        `stale_data`: the card number is right but the expiry date or CVV is not (leaked
+        card data often is); the issuer declines it, as it declines customers' typos.
+        """
+        if self.card_blocked_at[card] <= t:
+            return Outcome(False, "card_blocked", t, amount)
+        account = int(self.model.population.cards["account_idx"][card])
+        if self.account_frozen_at[account] <= t:
+            return Outcome(False, "account_frozen", t, amount)
+        recent = self._recent_attempts(card, t)
+        self._fraud_attempts[card].append(t)
+        if stale_data:
+            return Outcome(False, "rule", t, amount)
+        if recent >= self.velocity_max:
+            if self.model.config.bank.block_on_velocity:
+                self.block_card(card, t, "velocity")
+            return Outcome(False, "rule", t, amount)
+        if channel == "cnp" and amount > self.sca_threshold:
+            passed = has_otp or self.model.fraud.rng.random() < FRAUD_STEP_UP_PASS
+            if not passed:
+                return Outcome(False, "step_up_failed", t, amount)
+        elif channel == "cnp" and merchant >= 0:
+            merchant_agent = self.model.merchant_agents[merchant]
+            if merchant_agent.requires_step_up and not has_otp:
+                return Outcome(False, "step_up_failed", t, amount)
+        return Outcome(True, "none", t, amount)
+
+    def authorize_transfer(
+        self, account: int, t: int, amount: int, to_account: int, device: int
+    ) -> Outcome:
+        if self.account_frozen_at[account] <= t:
+            return Outcome(False, "account_frozen", t, amount)
+        return Outcome(True, "none", t, amount)
+
+    # -- the day's settlement ----------------------------------------------------------------
+
+    def _controls(self, rows: Batch, day: int) -> None:
+        """Vectorised controls on the day's honest rows (fraud rows were decided when posted)."""
+        legit = rows["episode"] < 0
+        rng = self.model.streams.generator("bank", day)
+        step_up = legit & (rows["channel"] == CNP) & (rows["amount"] > self.sca_threshold)
+        draws = rng.random(len(step_up))
+        failed = step_up & (draws < self.model.config.bank.legit_step_up_failure)
+        # Customers mistype expiry dates and CVVs too: the same "rule" decline fraud meets.
+        typo = (
+            legit
+            & (rows["channel"] == CNP)
+            & (draws > 1 - self.model.config.bank.legit_card_data_error)
+        )
+        # Velocity: only cards with many attempts today can trip the hourly rule.
+        card = rows["card"]
+        busy = np.flatnonzero(
+            np.bincount(card[card >= 0], minlength=len(self.card_blocked_at)) >= self.velocity_max
+        )
+        tripped = np.zeros(len(card), bool)
+        if len(busy):
+            for c in busy.tolist():
+                idx = np.flatnonzero(card == c)
+                times = rows["t"][idx]
+                order = np.argsort(times, kind="stable")
+                times, idx = times[order], idx[order]
+                before = np.arange(len(times)) - np.searchsorted(times, times - HOUR, "right")
+                tripped[idx[before >= self.velocity_max]] = True
+        tripped = (tripped & legit) | typo
+        for mask, reason in ((failed, "step_up_failed"), (tripped, "rule")):
+            new = mask & ~rows["is_declined"]
+            rows["decline_reason"] = np.where(new, REASON[reason], rows["decline_reason"]).astype(
+                np.int8
+            )
+            rows["is_declined"] = rows["is_declined"] | new
+
+    def settle_day(self, rows: Batch, day: int) -> Batch:
+        """Apply controls, settle one day's rows of every stream and record the day's figures."""
+        rows = dict(rows)
+        self._controls(rows, day)
+        rows = settle(
+            rows, self.balances, self.floors, self.card_blocked_at, self.account_frozen_at
+        )
         accepted = ~rows["is_declined"]
         checking = self.model.population.customers["checking_idx"]
         self.last_day = {
             "transactions": float(len(rows["t"])),
             "declined": float((~accepted).sum()),
             "fraud_transactions": float(rows["is_fraud"].sum()),
-            "volume": float(rows["amount"][accepted].sum()) / self.model.profile.minor_per_major,
-            "mean_checking_balance": float(self.balances[checking].mean())
-            / self.model.profile.minor_per_major,
+            "volume": float(rows["amount"][accepted].sum()) / self.minor,
+            "mean_checking_balance": float(self.balances[checking].mean()) / self.minor,
             "blocked_cards": float((self.card_blocked_at != NEVER).sum()),
         }
         return rows

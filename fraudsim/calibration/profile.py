@@ -150,6 +150,34 @@ class CalendarTargets(_Section):
         return self
 
 
+class FraudTargets(_Section):
+    """Fraud prevalence, timing and reporting."""
+
+    prevalence_count_share: Share
+    prevalence_value_share: Share
+    hour_weights: list[NonNegative] = Field(min_length=24, max_length=24)
+    card_report_median_days: Positive
+    account_report_median_days: Positive
+    scam_report_median_days: Positive
+    aml_report_median_days: Positive
+    dispute_median_days: Positive
+    report_delay_sigma: Positive
+    max_report_days: Positive
+    never_reported_share: Share
+    mule_max_age: int = Field(ge=18, le=99)
+
+
+class EventTargets(_Section):
+    """Honest non-payment events per customer and month."""
+
+    login_per_customer_month: NonNegative
+    device_change_per_customer_month: NonNegative
+    password_reset_per_customer_month: NonNegative
+    phone_change_per_customer_month: NonNegative
+    new_payee_per_customer_month: NonNegative
+    address_change_per_customer_month: NonNegative
+
+
 class Tolerances(_Section):
     """How far a simulated aggregate may sit from its target and still pass."""
 
@@ -175,6 +203,8 @@ class Profile(_Section):
     transfers: TransferTargets
     balances: BalanceTargets
     calendar: CalendarTargets
+    fraud: FraudTargets
+    events: EventTargets
     tolerances: Tolerances = Tolerances()
     sources: dict[str, str]
     provenance: dict[str, Any] = Field(default_factory=dict)
@@ -197,6 +227,8 @@ class Profile(_Section):
             "transfers",
             "balances",
             "calendar",
+            "fraud",
+            "events",
         ):
             model = getattr(self, section)
             for name, value in model:

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 
 from fraudsim.export import schema
+from fraudsim.ids import scramble
 from fraudsim.ledger import Batch, make_batch
 
 if TYPE_CHECKING:
@@ -55,12 +56,7 @@ def _names(codes: np.ndarray, names: list[str]) -> pl.Series:
     return lookup.gather(idx.set(idx < 0, None).cast(pl.UInt32))
 
 
-def transactions_frame(
-    world: World,
-    rows: Batch,
-    fraud_type_names: list[str] | None = None,
-    pattern_names: list[str] | None = None,
-) -> pl.DataFrame:
+def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     """Schema-typed transactions table from settled internal rows."""
     pop = world.population
     tz = world.config.timezone
@@ -93,9 +89,9 @@ def transactions_frame(
             "tx_type": _enum(rows["tx_type"], schema.TX_TYPES),
             "direction": _enum(rows["direction"], schema.DIRECTIONS),
             "is_fraud": rows["is_fraud"],
-            "fraud_type": _names(rows["fraud_type"], fraud_type_names or []),
+            "fraud_type": _names(rows["fraud_type"], world.fraud.channels.fraud_type_names),
             "account_role": _enum(rows["role"], schema.ROLES),
-            "pattern": _names(rows["pattern"], pattern_names or []),
+            "pattern": _names(rows["pattern"], world.fraud.channels.pattern_names),
             "is_declined": rows["is_declined"],
             "decline_reason": _enum(rows["decline_reason"], schema.DECLINE_REASONS),
         }
@@ -134,7 +130,7 @@ def transactions_frame(
 
 def customers_frame(world: World) -> pl.DataFrame:
     c = world.population.customers
-    ident = world.population.customer_identities
+    ident = world.population.all_identities()
     bands = world.profile.population.age_bands
     return pl.DataFrame(
         {
@@ -167,7 +163,7 @@ def accounts_frame(world: World) -> pl.DataFrame:
             "account_id": pl.Series(a["id"], dtype=pl.Int64),
             "customer_id": pl.Series(ids[a["customer_idx"]], dtype=pl.Int64),
             "kind": _enum(a["kind"], schema.ACCOUNT_KINDS),
-            "iban": pl.Series(world.population.ibans, dtype=pl.String),
+            "iban": pl.Series(world.population.all_ibans(), dtype=pl.String),
             "opening_balance": a["opening_balance"] / minor,
             "closing_balance": world.bank.balances / minor,
             "limit": a["floor"] / minor,
@@ -185,8 +181,8 @@ def cards_frame(world: World) -> pl.DataFrame:
             "account_id": pl.Series(pop.accounts["id"][c["account_idx"]], dtype=pl.Int64),
             "kind": _enum(c["kind"], schema.CARD_KINDS),
             "product": _enum(c["product"], schema.CARD_PRODUCTS),
-            "card_number": pl.Series(pop.card_details["pan"], dtype=pl.String),
-            "expiry": pl.Series(pop.card_details["expiry"], dtype=pl.String),
+            "card_number": pl.Series(pop.all_card_details()["pan"], dtype=pl.String),
+            "expiry": pl.Series(pop.all_card_details()["expiry"], dtype=pl.String),
         }
     )
 
@@ -221,3 +217,127 @@ def daily_stats_frame(world: World) -> pl.DataFrame:
             for c in ("transactions", "declined", "fraud_transactions", "blocked_cards")
         ),
     ).select([c.name for c in schema.DAILY_STATS_COLUMNS])
+
+
+def events_frame(world: World) -> pl.DataFrame:
+    """Honest and fraudulent non-payment events, in time order."""
+    pop = world.population
+    tz = world.config.timezone
+    epoch = start_epoch(world.config.start_date, tz)
+    cols = (
+        "t",
+        "customer",
+        "account",
+        "device",
+        "event_type",
+        "is_fraud",
+        "fraud_type",
+        "episode",
+        "pattern",
+    )
+    data = {
+        c: np.concatenate(
+            [np.asarray(b[c], dtype=np.int64) for b in world.event_batches]
+            or [np.zeros(0, np.int64)]
+        )
+        for c in cols
+    }
+    order = np.argsort(data["t"], kind="stable")
+    data = {c: v[order] for c, v in data.items()}
+    key = world.streams.key("ids", 8)
+    raw = pl.DataFrame(
+        {
+            "event_id": scramble(np.arange(len(order)), key, bits=63),
+            "t": data["t"],
+            "customer_id": pop.customers["id"][data["customer"]],
+            "account_raw": pop.accounts["id"][np.maximum(data["account"], 0)],
+            "account": data["account"],
+            "device_raw": pop.devices["id"][np.maximum(data["device"], 0)],
+            "device": data["device"],
+            "event_type": _enum(data["event_type"], schema.EVENT_TYPES),
+            "is_fraud": data["is_fraud"].astype(bool),
+            "fraud_type": _names(data["fraud_type"], world.fraud.channels.fraud_type_names),
+            "episode": data["episode"],
+            "pattern": _names(data["pattern"], world.fraud.channels.pattern_names),
+        }
+    )
+    return raw.select(
+        pl.col("event_id"),
+        _local_time(pl.col("t"), epoch, tz).alias("timestamp"),
+        pl.col("customer_id"),
+        _nullable("account_raw", "account").alias("account_id"),
+        _nullable("device_raw", "device").alias("device_id"),
+        pl.col("event_type"),
+        pl.col("is_fraud"),
+        pl.col("fraud_type"),
+        _nullable("episode", "episode").alias("episode_id"),
+        pl.col("pattern"),
+    )
+
+
+def episodes_frame(world: World) -> pl.DataFrame:
+    """One row per episode."""
+    pop = world.population
+    tz = world.config.timezone
+    epoch = start_epoch(world.config.start_date, tz)
+    minor = world.profile.minor_per_major
+    end_of_run = world.config.days * 86_400
+    eps = world.fraud.episodes
+
+    def ids(table: np.ndarray, idx: set[int]) -> list[int]:
+        return [int(table[i]) for i in sorted(idx)]
+
+    def ts(values: list[int | None]) -> pl.Series:
+        micros = [None if v is None else (v + epoch) * 1_000_000 for v in values]
+        return (
+            pl.Series(micros, dtype=pl.Int64)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone(tz)
+        )
+
+    detected = [
+        ep.detected_at if ep.detected_at is not None and ep.detected_at <= end_of_run else None
+        for ep in eps
+    ]
+    frame = pl.DataFrame(
+        {
+            "episode_id": pl.Series([ep.id for ep in eps], dtype=pl.Int64),
+            "typology": pl.Series([ep.typology for ep in eps], dtype=pl.String),
+            "label": pl.Series([ep.label for ep in eps], dtype=pl.String),
+            "is_fraud": pl.Series([ep.is_fraud for ep in eps], dtype=pl.Boolean),
+            "pattern": pl.Series([ep.pattern for ep in eps], dtype=pl.String),
+            "fraudster_id": pl.Series(
+                [ep.fraudster.unique_id if ep.fraudster else None for ep in eps], dtype=pl.Int64
+            ),
+            "victim_customer_ids": pl.Series(
+                [ids(pop.customers["id"], ep.victims) for ep in eps], dtype=pl.List(pl.Int64)
+            ),
+            "account_ids": pl.Series(
+                [ids(pop.accounts["id"], ep.accounts) for ep in eps], dtype=pl.List(pl.Int64)
+            ),
+            "card_ids": pl.Series(
+                [ids(pop.cards["id"], ep.cards) for ep in eps], dtype=pl.List(pl.Int64)
+            ),
+            "start": ts([ep.start for ep in eps]),
+            "end": ts([ep.end for ep in eps]),
+            "rows": pl.Series([ep.rows for ep in eps], dtype=pl.Int64),
+            "amount_attempted": pl.Series([ep.attempted / minor for ep in eps], dtype=pl.Float64),
+            "amount_stolen": pl.Series([ep.stolen / minor for ep in eps], dtype=pl.Float64),
+            "declines": pl.Series([ep.declines for ep in eps], dtype=pl.Int64),
+            "interruptions": pl.Series([ep.interruptions for ep in eps], dtype=pl.Int64),
+            "adaptations": pl.Series([ep.adaptations for ep in eps], dtype=pl.Int64),
+            "detected": pl.Series([d is not None for d in detected], dtype=pl.Boolean),
+            "detected_at": ts(detected),
+            "detected_by": pl.Series(
+                [
+                    ep.detected_by if d is not None else None
+                    for ep, d in zip(eps, detected, strict=True)
+                ],
+                dtype=pl.String,
+            ),
+            "reported_at": ts([ep.report_at for ep in eps]),
+            "status": pl.Series([ep.status for ep in eps], dtype=pl.String),
+        }
+    )
+    return frame.select([c.name for c in schema.episode_columns(tz)])

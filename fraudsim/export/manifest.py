@@ -52,6 +52,7 @@ def build_manifest(dataset: Dataset, files: dict[str, dict[str, Any]]) -> dict[s
         },
         "versions": package_versions(),
         "rows": dataset.row_counts(),
+        "fraud": dataset.fraud_summary,
         "files": files,
         "timings_seconds": {k: round(v, 3) for k, v in dataset.timings.items()},
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

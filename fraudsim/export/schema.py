@@ -23,7 +23,22 @@ TX_TYPES = (
     "refund",
 )
 DIRECTIONS = ("debit", "credit")
-DECLINE_REASONS = ("none", "insufficient_funds", "card_blocked", "rule", "step_up_failed")
+DECLINE_REASONS = (
+    "none",
+    "insufficient_funds",
+    "card_blocked",
+    "account_frozen",
+    "rule",
+    "step_up_failed",
+)
+EVENT_TYPES = (
+    "login",
+    "device_change",
+    "password_reset",
+    "phone_change",
+    "new_payee",
+    "address_change",
+)
 ROLES = ("none", "victim", "mule", "fraudster")
 SEGMENTS = ("employed", "student", "retired")
 INCOME_BANDS = ("low", "lower_middle", "upper_middle", "high")
@@ -148,6 +163,50 @@ DAILY_STATS_COLUMNS = [
 ]
 
 
+def event_columns(tz: str = "UTC") -> list[Column]:
+    """Columns of events.parquet (non-payment events), in order."""
+    return [
+        Column("event_id", pl.Int64, "unique id"),
+        Column("timestamp", _ts(tz), "when the event happened"),
+        Column("customer_id", pl.Int64, "customer whose profile or session it is"),
+        Column("account_id", pl.Int64, "account concerned", True),
+        Column("device_id", pl.Int64, "device used (a new id for a new device)", True),
+        Column("event_type", pl.Enum(EVENT_TYPES), "login, device_change, password_reset, ..."),
+        Column("is_fraud", pl.Boolean, "ground truth: part of a fraud episode"),
+        Column("fraud_type", pl.String, "typology registry name", True),
+        Column("episode_id", pl.Int64, "the episode that caused it", True),
+        Column("pattern", pl.String, "legitimate look-alike pattern name", True),
+    ]
+
+
+def episode_columns(tz: str = "UTC") -> list[Column]:
+    """Columns of episodes.parquet: one row per episode."""
+    return [
+        Column("episode_id", pl.Int64, "unique id, as in transactions.episode_id"),
+        Column("typology", pl.String, "registry name, e.g. card_testing.v1"),
+        Column("label", pl.String, "variant label from the scenario", True),
+        Column("is_fraud", pl.Boolean, "false for legitimate look-alikes and friendly fraud"),
+        Column("pattern", pl.String, "look-alike pattern name", True),
+        Column("fraudster_id", pl.Int64, "Mesa agent id of the fraudster or ring", True),
+        Column("victim_customer_ids", pl.List(pl.Int64), "customers defrauded"),
+        Column("account_ids", pl.List(pl.Int64), "accounts used (victims', mules')"),
+        Column("card_ids", pl.List(pl.Int64), "cards used"),
+        Column("start", _ts(tz), "episode start"),
+        Column("end", _ts(tz), "episode end; null if still running at the end", True),
+        Column("rows", pl.Int64, "transactions caused"),
+        Column("amount_attempted", pl.Float64, "sum of attempted amounts, major units"),
+        Column("amount_stolen", pl.Float64, "sum of accepted amounts, major units"),
+        Column("declines", pl.Int64, "declined attempts"),
+        Column("interruptions", pl.Int64, "times the bank blocked it mid-way"),
+        Column("adaptations", pl.Int64, "times the fraudster adapted and went on"),
+        Column("detected", pl.Boolean, "the bank learnt of it before the end of the run"),
+        Column("detected_at", _ts(tz), "when (report or rule)", True),
+        Column("detected_by", pl.String, "report, velocity, detector ...", True),
+        Column("reported_at", _ts(tz), "when the victim's report arrives; null = never", True),
+        Column("status", pl.String, "completed, stopped: cause, or running"),
+    ]
+
+
 def tables(tz: str = "UTC") -> dict[str, list[Column]]:
     """Every exported table and its columns."""
     return {
@@ -156,6 +215,8 @@ def tables(tz: str = "UTC") -> dict[str, list[Column]]:
         "accounts": ACCOUNT_COLUMNS,
         "cards": CARD_COLUMNS,
         "merchants": MERCHANT_COLUMNS,
+        "events": event_columns(tz),
+        "episodes": episode_columns(tz),
         "daily_stats": DAILY_STATS_COLUMNS,
     }
 

@@ -128,11 +128,15 @@ class RunWriter:
 
     # -- tables that do not change during the run --------------------------------------------
 
-    STATIC_TABLES = ("customers", "cards", "merchants")
+    STATIC_TABLES: tuple[str, ...] = ()  # every entity table may grow during a run
 
     def add_static_tables(self, world: World) -> None:
-        """Convert and write customers, cards and merchants on the writer thread."""
+        """Draw identity strings (names, card numbers, IBANs) on the writer thread while the
+        days run; the tables themselves are written at the end, as typologies may add rows."""
         from fraudsim.export import frames
+
+        pop = world.population
+        self._submit(lambda: (pop.customer_identities, pop.card_details, pop.ibans))
 
         def write(name: str) -> None:
             frame = getattr(frames, f"{name}_frame")(world)
@@ -227,6 +231,7 @@ class RunWriter:
                     self._write_file(frame, name)
             dataset.transaction_rows = self.rows_written
             transactions = self.scan_transactions()
+            dataset.fraud_summary.update(achieved_prevalence(transactions))
             (self.tmp / "README.md").write_text(
                 dataset_card(dataset, transactions, self.fmt), encoding="utf-8"
             )
@@ -277,6 +282,27 @@ class RunWriter:
     ) -> None:
         if not self._finished:
             self.abort()
+
+
+def achieved_prevalence(transactions: pl.LazyFrame) -> dict[str, float]:
+    """Fraud share of rows and of attempted value, as written."""
+    if not transactions.collect_schema().names():
+        return {"achieved_share_count": 0.0, "achieved_share_value": 0.0}
+    totals = (
+        transactions.select(
+            pl.len().alias("rows"),
+            pl.col("is_fraud").sum().alias("fraud_rows"),
+            pl.col("amount").sum().alias("value"),
+            pl.col("amount").filter(pl.col("is_fraud")).sum().alias("fraud_value"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    rows, value = totals["rows"] or 1, totals["value"] or 1.0
+    return {
+        "achieved_share_count": round(totals["fraud_rows"] / rows, 8),
+        "achieved_share_value": round((totals["fraud_value"] or 0.0) / value, 8),
+    }
 
 
 def _fsync_dir(path: Path) -> None:

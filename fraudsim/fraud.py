@@ -1,0 +1,209 @@
+"""Fraud engine: builds the scenario's typologies, schedules their episodes as SimPy processes,
+controls prevalence, applies reports and blocks, and keeps the episode records.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+from pydantic import ValidationError
+
+from fraudsim import registry
+from fraudsim.agents.fraudster import Fraudster
+from fraudsim.channels import Channels, Outcome
+from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.ids import scramble
+from fraudsim.ledger import Batch
+from fraudsim.typologies.base import Episode, Typology
+
+if TYPE_CHECKING:
+    from fraudsim.world import World
+
+DAY = 86_400
+HOUR = 3_600
+
+
+class FraudEngine:
+    """Owns the typology instances, their episodes and the fraud clock processes."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.env: simpy.Environment = world.env
+        self.rng = world.streams.generator("fraud_engine")
+        self.channels = Channels(world)
+        self.typologies: list[Typology] = []
+        self.episodes: list[Episode] = []
+        self.scale = 1.0
+        self.expected_episodes: list[float] = []
+        self._episode_key = world.streams.key("ids", 7)
+        self._by_card: dict[int, set[int]] = {}
+        self._by_account: dict[int, set[int]] = {}
+        cfg = world.config
+        for i, tc in enumerate(cfg.typologies):
+            cls = registry.get(tc.name)
+            try:
+                params = cls.Params.model_validate(tc.params)
+            except ValidationError as exc:
+                raise ConfigError(
+                    format_validation_error(
+                        f"scenario '{cfg.name}' typologies[{i}] ({tc.name}) params", exc, cls.Params
+                    )
+                ) from None
+            rng = world.streams.generator("typology", i, zlib.crc32(tc.name.encode()))
+            self.typologies.append(cls(params, self.channels, rng, i, cfg.fraud.adaptive))
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Set up typologies and schedule every episode start (called once, before day 0)."""
+        cfg = self.world.config
+        days = cfg.days
+        expected = [
+            tc.schedule.expected_episodes(days, typ.default_rate_per_day)
+            for tc, typ in zip(cfg.typologies, self.typologies, strict=True)
+        ]
+        self.expected_episodes = expected
+        self.scale = self._prevalence_scale(expected)
+        hour_cdf = np.cumsum(self.world.profile.weights("fraud", "hour_weights"))
+        for tc, typ, mean in zip(cfg.typologies, self.typologies, expected, strict=True):
+            typ.setup()
+            count = (
+                int(typ.rng.poisson(mean * self.scale))
+                if tc.schedule.episodes is None or self.scale != 1.0
+                else int(tc.schedule.episodes)
+            )
+            start_days = tc.schedule.draw_days(typ.rng, days, count)
+            hours = np.searchsorted(hour_cdf, typ.rng.random(count) * hour_cdf[-1], side="right")
+            starts = (
+                start_days * DAY + np.minimum(hours, 23) * HOUR + typ.rng.integers(0, HOUR, count)
+            )
+            for start in np.sort(starts).tolist():
+                self.env.process(self._episode(typ, tc.label, int(start)))
+
+    def _prevalence_scale(self, expected: list[float]) -> float:
+        """Factor on episode counts so fraud rows reach the scenario's target share."""
+        target = self.world.config.fraud.target_share
+        if target is None or not self.typologies:
+            return 1.0
+        fraud_rows = sum(
+            e * t.expected_rows()
+            for e, t in zip(expected, self.typologies, strict=True)
+            if t.is_fraud
+        )
+        if fraud_rows <= 0:
+            return 1.0
+        legit_rows = self.world.traffic.expected_rows_per_day() * self.world.config.days
+        if self.world.config.fraud.target_by == "value":
+            # Fraud tickets are larger than honest ones (EBA/ECB 2024: EUR 87 vs EUR 39).
+            target = target / 2.2
+        return target * legit_rows / (1 - target) / fraud_rows
+
+    # -- episodes ------------------------------------------------------------------------------
+
+    def _episode(
+        self, typ: Typology, label: str | None, start: int
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(start - self.env.now)
+        index = len(self.episodes)
+        fraudster = Fraudster(self.world, typ.name) if typ.is_fraud else None
+        ep = Episode(
+            id=int(scramble(np.array([index]), self._episode_key, bits=40)[0]),
+            index=index,
+            typology=typ.name,
+            label=label,
+            start=start,
+            fraudster=fraudster,
+            is_fraud=typ.is_fraud,
+        )
+        ep.report_at = self._report_time(typ, start)
+        if fraudster is not None:
+            fraudster.episodes.append(ep.id)
+        self.episodes.append(ep)
+        ep.process = self.env.process(typ.process(ep))
+        if ep.report_at is not None:
+            self.env.process(self._report(ep))
+        yield ep.process
+
+    def _report_time(self, typ: Typology, start: int) -> int | None:
+        """When the bank learns of the episode (victim report, chargeback, investigation)."""
+        fraud = self.world.profile.fraud
+        kind = typ.report_kind
+        if kind == "never":
+            return None
+        median_days = {
+            "card": fraud.card_report_median_days,
+            "account": fraud.account_report_median_days,
+            "scam": fraud.scam_report_median_days,
+            "aml": fraud.aml_report_median_days,
+            "dispute": fraud.dispute_median_days,
+        }[kind]
+        if self.rng.random() < fraud.never_reported_share and kind != "dispute":
+            return None
+        delay = median_days * DAY * self.rng.lognormal(0.0, fraud.report_delay_sigma)
+        delay = min(delay, fraud.max_report_days * DAY)
+        return int(start + max(delay, 600))
+
+    def _report(self, ep: Episode) -> Generator[simpy.Event, Any, None]:
+        assert ep.report_at is not None
+        yield self.env.timeout(max(ep.report_at - self.env.now, 0))
+        if ep.detected_at is None:
+            ep.detected_at, ep.detected_by = ep.report_at, "report"
+        if not self.world.config.bank.block_on_report or not ep.is_fraud:
+            return
+        t = int(self.env.now)
+        for card in sorted(ep.cards):
+            self.world.bank.block_card(card, t, "reported")
+        for account in sorted(ep.accounts):
+            self.world.bank.freeze_account(account, t, "reported")
+
+    # -- bank feedback -------------------------------------------------------------------------
+
+    def declined(self, ep: Episode, outcome: Outcome) -> None:
+        typ = self.typologies_by_name()[ep.typology]
+        if typ.adaptive:
+            typ.on_declined(ep, outcome)
+
+    def blocked(self, kind: str, item: int, cause: str) -> None:
+        """A card was blocked or an account frozen: interrupt the episodes relying on it."""
+        t = int(self.env.now)
+        for ep in self.episodes:
+            if ep.process is None or not ep.process.is_alive:
+                continue
+            uses = item in (ep.cards if kind == "card" else ep.accounts)
+            if uses:
+                if cause != "reported" and ep.detected_at is None:
+                    ep.detected_at, ep.detected_by = t, cause
+                if ep.process is not self.env.active_process:
+                    ep.process.interrupt(f"{kind} {cause}")
+
+    def typologies_by_name(self) -> dict[str, Typology]:
+        return {t.name: t for t in self.typologies}
+
+    # -- after settlement ----------------------------------------------------------------------
+
+    def settled(self, rows: Batch) -> None:
+        """Add each episode's accepted (stolen) amounts once the day is settled."""
+        mask = rows["episode"] >= 0
+        if not mask.any():
+            return
+        by_id = {ep.id: ep for ep in self.episodes}
+        accepted = mask & ~rows["is_declined"]
+        ids, sums = np.unique(rows["episode"][accepted], return_inverse=False), None
+        for eid in ids.tolist():
+            sums = int(rows["amount"][accepted & (rows["episode"] == eid)].sum())
+            by_id[eid].stolen += sums
+
+    def summary(self) -> dict[str, Any]:
+        """Prevalence figures for the manifest."""
+        return {
+            "typologies": [t.name for t in self.typologies],
+            "expected_episodes": [round(e, 3) for e in self.expected_episodes],
+            "oversampling_factor": round(self.scale, 6),
+            "episodes": len(self.episodes),
+            "target_share": self.world.config.fraud.target_share,
+            "target_by": self.world.config.fraud.target_by,
+        }

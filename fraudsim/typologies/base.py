@@ -1,0 +1,127 @@
+"""The typology contract: parameters, episodes, the SimPy behaviour and its adaptation hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import simpy
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from fraudsim.agents.fraudster import Fraudster
+    from fraudsim.channels import Channels, Outcome
+
+Family = Literal["card", "account", "aml", "lookalike"]
+ReportKind = Literal["card", "account", "scam", "aml", "dispute", "never"]
+Process = Generator[simpy.Event, Any, None]
+
+
+class TypologyParams(BaseModel):
+    """Base of every typology's parameters: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Episode:
+    """One run of one typology by one fraudster or ring. Every row it causes carries its id."""
+
+    id: int
+    index: int
+    typology: str
+    label: str | None
+    start: int
+    fraudster: Fraudster | None
+    is_fraud: bool = True
+    pattern: str | None = None
+    report_at: int | None = None
+    victims: set[int] = field(default_factory=set)  # customer idx
+    cards: set[int] = field(default_factory=set)  # card idx touched (blocked on report)
+    accounts: set[int] = field(default_factory=set)  # account idx used (mules, victims)
+    state: dict[str, Any] = field(default_factory=dict)  # progress kept across interruptions
+    end: int | None = None
+    rows: int = 0
+    attempted: int = 0  # minor units
+    stolen: int = 0  # minor units, accepted after settlement
+    declines: int = 0
+    interruptions: int = 0
+    adaptations: int = 0
+    detected_at: int | None = None
+    detected_by: str | None = None
+    status: str = "running"
+    process: simpy.Process | None = None
+
+
+class Typology:
+    """Base class. Subclasses set the class attributes and implement `run`.
+
+    `run(ep)` is a SimPy generator acting through `self.ch` (the channels honest customers use
+    too). If the bank blocks something the episode depends on, the process is interrupted;
+    `on_interrupt` decides whether to go on (return True: `run` starts again, with `ep.state`
+    kept) or stop. `on_declined` sees every declined attempt and may adapt `ep.state` (smaller
+    amounts, another merchant, slower pace). Adaptation happens only in adaptive scenarios.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[Family] = "card"
+    description: ClassVar[str] = ""
+    report_kind: ClassVar[ReportKind] = "card"
+    is_fraud: ClassVar[bool] = True
+    default_rate_per_day: ClassVar[float] = 1.0
+    rows_per_episode: ClassVar[float] = 10.0  # rough mean, used for prevalence control
+    Params: ClassVar[type[TypologyParams]] = TypologyParams
+
+    def __init__(
+        self,
+        params: TypologyParams,
+        ch: Channels,
+        rng: np.random.Generator,
+        index: int,
+        adaptive: bool = True,
+    ) -> None:
+        self.params = params
+        self.ch = ch
+        self.rng = rng
+        self.index = index
+        self.adaptive = adaptive
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Global preparation before any episode (e.g. choose compromised terminals)."""
+
+    def run(self, ep: Episode) -> Process:
+        """The episode's behaviour (a SimPy generator)."""
+        raise NotImplementedError(f"{type(self).__name__}.run")
+
+    def on_declined(self, ep: Episode, outcome: Outcome) -> None:
+        """Called after each declined attempt when adaptive: change ep.state to adapt."""
+
+    def on_interrupt(self, ep: Episode, cause: str) -> bool:
+        """Called when the bank blocks the episode; True to carry on (e.g. another card)."""
+        return False
+
+    def expected_rows(self) -> float:
+        """Mean rows one episode produces (prevalence control scales episode counts by it)."""
+        return self.rows_per_episode
+
+    # -- the engine calls this -----------------------------------------------------------------
+
+    def process(self, ep: Episode) -> Process:
+        """Run the episode, handling interruptions through the adaptation hook."""
+        while True:
+            try:
+                yield from self.run(ep)
+                ep.status = "completed"
+                break
+            except simpy.Interrupt as interrupt:
+                ep.interruptions += 1
+                cause = str(interrupt.cause)
+                if not self.adaptive or ep.interruptions > 5 or not self.on_interrupt(ep, cause):
+                    ep.status = f"stopped: {cause}"
+                    break
+                ep.adaptations += 1
+        ep.end = self.ch.now

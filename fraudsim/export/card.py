@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 def _dtype_name(dtype: object) -> str:
     if isinstance(dtype, pl.Enum):
         return "enum(" + ", ".join(dtype.categories.to_list()) + ")"
-    return str(dtype)
+    if isinstance(dtype, pl.Datetime):
+        return f"timestamp[{dtype.time_unit}, {dtype.time_zone}]"
+    if isinstance(dtype, pl.List):
+        return f"list[{_dtype_name(dtype.inner)}]"
+    return str(dtype).lower()
 
 
 def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> str:
@@ -105,3 +109,7 @@ evaluation.
 - Declines come from funds and card blocks only; there is no issuer-side risk scoring of honest
   traffic.
 """
+
+
+if __name__ == "__main__":  # `python -m fraudsim.export.card`: the README's schema section
+    print(schema_markdown("UTC"))

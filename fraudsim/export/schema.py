@@ -85,7 +85,9 @@ def transaction_columns(tz: str = "UTC") -> list[Column]:
         Column("mcc", pl.Int16, "merchant category code (ISO 18245); null without merchant", True),
         Column("tx_type", pl.Enum(TX_TYPES), "what the movement is"),
         Column("direction", pl.Enum(DIRECTIONS), "debit or credit of `account_id`"),
-        Column("is_fraud", pl.Boolean, "ground truth: caused by a fraud or laundering episode"),
+        Column("is_fraud", pl.Boolean,
+               "ground truth: caused by fraud or laundering (false for look-alikes and friendly "
+               "fraud, which carry fraud_type or pattern)"),
         Column("fraud_type", pl.String, "typology registry name (e.g. card_testing.v1)", True),
         Column("episode_id", pl.Int64, "the episode that caused the row", True),
         Column("account_role", pl.Enum(ROLES), "role of `account_id` in the episode"),

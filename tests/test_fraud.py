@@ -1,0 +1,83 @@
+"""The fraud engine: independence of honest traffic, prevalence control, reports and blocks."""
+
+import polars as pl
+import pytest
+
+from fraudsim import simulate
+from fraudsim.config import validate_scenario
+from fraudsim.errors import ConfigError
+
+KEY = ["transaction_id", "timestamp", "customer_id", "account_id", "card_id", "merchant_id",
+       "amount", "channel", "tx_type"]
+
+
+def _config(typologies, **extra):
+    return validate_scenario({"name": "fraud_test", "seed": 11, "days": 8,
+                              "population": {"customers": 1500}, "typologies": typologies,
+                              **extra}, "test")
+
+
+def test_adding_a_typology_leaves_honest_rows_unchanged():
+    """Honest rows come from their own seed streams: same ids, times, amounts, merchants.
+
+    Card repayments are excluded: they pay the card's balance, which fraud on that card
+    changes, as it would in life. Declines may differ for the same reason (a drained account).
+    """
+    base = simulate(_config([])).transactions
+    attacked = simulate(_config([
+        {"name": "card_testing.v1", "schedule": {"rate_per_day": 2.0}},
+        {"name": "account_takeover.v1", "schedule": {"episodes": 4}},
+    ])).transactions
+    assert attacked["is_fraud"].sum() > 0
+
+    def honest(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("episode_id").is_null()
+                            & (pl.col("tx_type") != "card_repayment")).select(KEY)
+
+    assert honest(base).equals(honest(attacked))
+
+
+def test_target_share_scales_episode_counts():
+    low = simulate(_config([{"name": "card_testing.v1"}]))
+    high = simulate(_config([{"name": "card_testing.v1"}],
+                            fraud={"target_share": 0.02}))
+    share = high.transactions["is_fraud"].mean()
+    assert high.fraud_summary["oversampling_factor"] > 1
+    assert 0.01 < share < 0.04
+    assert share > low.transactions["is_fraud"].mean()
+
+
+def test_reported_fraud_blocks_the_card_and_labels_report_time():
+    ds = simulate(_config([{"name": "card_testing.v1", "schedule": {"episodes": 3},
+                            "params": {"cash_out_share": 1.0, "stale_share": 0.0}}]))
+    fraud = ds.transactions.filter(pl.col("is_fraud"))
+    reported = fraud.filter(pl.col("reported_at").is_not_null())
+    assert reported.height > 0
+    assert (reported["reported_at"] >= reported["timestamp"]).all()
+    blocked = ds.transactions.filter(pl.col("decline_reason") == "card_blocked")
+    if blocked.height:
+        # every card-blocked row comes after that card's episode was reported or flagged
+        assert ds.episodes["detected"].any()
+
+
+def test_unknown_typology_names_the_available_ones():
+    with pytest.raises(ConfigError, match="available: .*card_testing.v1"):
+        simulate(_config([{"name": "no_such_thing.v1"}]))
+
+
+def test_bad_typology_params_give_a_one_line_error():
+    with pytest.raises(ConfigError) as err:
+        simulate(_config([{"name": "card_testing.v1", "params": {"cards": -5}}]))
+    message = str(err.value)
+    assert "typologies[0]" in message and "[cards]" in message and "\n" not in message
+    with pytest.raises(ConfigError, match="allowed: "):
+        simulate(_config([{"name": "card_testing.v1", "params": {"cardz": 5}}]))
+
+
+def test_schedule_window_is_respected():
+    ds = simulate(_config([{"name": "account_takeover.v1",
+                            "schedule": {"start_day": 5, "end_day": 7, "episodes": 4}}]))
+    starts = ds.episodes["start"]
+    first_day = ds.transactions["timestamp"].min().date()
+    days = [(s.date() - first_day).days for s in starts]
+    assert all(5 <= d < 7 for d in days)

@@ -135,8 +135,10 @@ def scenarios_validate(
         try:
             cfg = load_scenario(path)
             from fraudsim.calibration import load_profile
+            from fraudsim.fraud import resolve_typologies
 
             load_profile(cfg.profile)
+            resolve_typologies(cfg)
             console.print(f"[green]ok[/] {path}", highlight=False)
         except FraudsimError as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

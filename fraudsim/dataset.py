@@ -107,8 +107,7 @@ class Dataset:
         if "transactions" not in self.tables:
             raise ValueError("this dataset was streamed to disk; its transactions are not held")
         with RunWriter(Path(out_dir), fmt or self.config.output.format) as writer:
-            epoch = frames.start_epoch(self.config.start_date, self.config.timezone)
-            writer.add_frame(self.tables["transactions"], epoch)
+            writer.add_frame(self.tables["transactions"], self.config.start_date)
             return writer.finish(self)
 
 

@@ -18,13 +18,28 @@ from fraudsim.channels import Channels, Outcome
 from fraudsim.errors import ConfigError, format_validation_error
 from fraudsim.ids import scramble
 from fraudsim.ledger import Batch
-from fraudsim.typologies.base import Episode, Typology
+from fraudsim.typologies.base import Episode, Typology, TypologyParams
 
 if TYPE_CHECKING:
+    from fraudsim.config import ScenarioConfig
     from fraudsim.world import World
 
 DAY = 86_400
 HOUR = 3_600
+
+
+def resolve_typologies(config: ScenarioConfig) -> list[tuple[type[Typology], TypologyParams]]:
+    """Look up every typology of a scenario and validate its parameters (ConfigError if not)."""
+    resolved = []
+    for i, tc in enumerate(config.typologies):
+        cls = registry.get(tc.name)
+        try:
+            params = cls.Params.model_validate(tc.params)
+        except ValidationError as exc:
+            label = f"scenario '{config.name}' typologies[{i}] ({tc.name}) params"
+            raise ConfigError(format_validation_error(label, exc, cls.Params)) from None
+        resolved.append((cls, params))
+    return resolved
 
 
 class FraudEngine:
@@ -43,17 +58,9 @@ class FraudEngine:
         self._by_card: dict[int, set[int]] = {}
         self._by_account: dict[int, set[int]] = {}
         cfg = world.config
-        for i, tc in enumerate(cfg.typologies):
-            cls = registry.get(tc.name)
-            try:
-                params = cls.Params.model_validate(tc.params)
-            except ValidationError as exc:
-                raise ConfigError(
-                    format_validation_error(
-                        f"scenario '{cfg.name}' typologies[{i}] ({tc.name}) params", exc, cls.Params
-                    )
-                ) from None
-            rng = world.streams.generator("typology", i, zlib.crc32(tc.name.encode()))
+        for i, (cls, params) in enumerate(resolve_typologies(cfg)):
+            name = cfg.typologies[i].name
+            rng = world.streams.generator("typology", i, zlib.crc32(name.encode()))
             self.typologies.append(cls(params, self.channels, rng, i, cfg.fraud.adaptive))
 
     # -- planning ------------------------------------------------------------------------------

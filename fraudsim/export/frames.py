@@ -22,6 +22,22 @@ def empty_rows() -> Batch:
     return make_batch(0)
 
 
+def wall_clock_epoch(t: np.ndarray, start: dt.date, tz: str) -> np.ndarray:
+    """Unix seconds of simulation times (seconds since the first local midnight).
+
+    Simulation time counts wall-clock days: second s of day d is local midnight of that date
+    plus s, so hours stay on their local day across daylight-saving changes. -1 stays -1.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    if tz == "UTC" or len(t) == 0:
+        return np.where(t >= 0, t + start_epoch(start, tz), -1)
+    day = np.where(t >= 0, t // 86_400, 0)
+    days = np.unique(day)
+    midnights = np.array([start_epoch(start + dt.timedelta(days=int(d)), tz) for d in days])
+    epoch = midnights[np.searchsorted(days, day)] + (t - day * 86_400)
+    return np.where(t >= 0, epoch, -1)
+
+
 def start_epoch(date: dt.date, tz: str) -> int:
     """Unix seconds of local midnight at the scenario start."""
     return int(dt.datetime.combine(date, dt.time(), zoneinfo.ZoneInfo(tz)).timestamp())
@@ -38,9 +54,10 @@ def _nullable(values: str, index: str) -> pl.Expr:
     return pl.when(pl.col(index) >= 0).then(pl.col(values))
 
 
-def _local_time(expr: pl.Expr, epoch: int, tz: str) -> pl.Expr:
+def _local_time(expr: pl.Expr, tz: str) -> pl.Expr:
+    """Unix seconds (from `wall_clock_epoch`) as a time-zone-aware timestamp."""
     return (
-        ((expr + epoch) * 1_000_000)
+        (expr * 1_000_000)
         .cast(pl.Datetime("us"))
         .dt.replace_time_zone("UTC")
         .dt.convert_time_zone(tz)
@@ -60,13 +77,13 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     """Schema-typed transactions table from settled internal rows."""
     pop = world.population
     tz = world.config.timezone
-    epoch = start_epoch(world.config.start_date, tz)
+    start = world.config.start_date
     merchant = rows["merchant"]
     raw = pl.DataFrame(
         {
             "transaction_id": rows["txid"],
-            "t": rows["t"],
-            "reported_t": rows["reported_at"],
+            "t": wall_clock_epoch(rows["t"], start, tz),
+            "reported_t": wall_clock_epoch(rows["reported_at"], start, tz),
             "customer_id": pop.customers["id"][rows["customer"]],
             "account_id": pop.accounts["id"][rows["account"]],
             **{
@@ -98,7 +115,7 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     )
     exprs = {
         "transaction_id": pl.col("transaction_id"),
-        "timestamp": _local_time(pl.col("t"), epoch, tz),
+        "timestamp": _local_time(pl.col("t"), tz),
         "customer_id": pl.col("customer_id"),
         "account_id": pl.col("account_id"),
         "card_id": _nullable("card_id_raw", "card"),
@@ -119,7 +136,7 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
         "pattern": pl.col("pattern"),
         "is_declined": pl.col("is_declined"),
         "decline_reason": pl.col("decline_reason"),
-        "reported_at": _local_time(_nullable("reported_t", "reported_t"), epoch, tz),
+        "reported_at": _local_time(_nullable("reported_t", "reported_t"), tz),
     }
     order = [c.name for c in schema.transaction_columns(tz)]
     # Rows arrive in posting order; a stable sort by time makes the export chronological.
@@ -223,7 +240,6 @@ def events_frame(world: World) -> pl.DataFrame:
     """Honest and fraudulent non-payment events, in time order."""
     pop = world.population
     tz = world.config.timezone
-    epoch = start_epoch(world.config.start_date, tz)
     cols = (
         "t",
         "customer",
@@ -248,7 +264,7 @@ def events_frame(world: World) -> pl.DataFrame:
     raw = pl.DataFrame(
         {
             "event_id": scramble(np.arange(len(order)), key, bits=63),
-            "t": data["t"],
+            "t": wall_clock_epoch(data["t"], world.config.start_date, tz),
             "customer_id": pop.customers["id"][data["customer"]],
             "account_raw": pop.accounts["id"][np.maximum(data["account"], 0)],
             "account": data["account"],
@@ -263,7 +279,7 @@ def events_frame(world: World) -> pl.DataFrame:
     )
     return raw.select(
         pl.col("event_id"),
-        _local_time(pl.col("t"), epoch, tz).alias("timestamp"),
+        _local_time(pl.col("t"), tz).alias("timestamp"),
         pl.col("customer_id"),
         _nullable("account_raw", "account").alias("account_id"),
         _nullable("device_raw", "device").alias("device_id"),
@@ -279,7 +295,6 @@ def episodes_frame(world: World) -> pl.DataFrame:
     """One row per episode."""
     pop = world.population
     tz = world.config.timezone
-    epoch = start_epoch(world.config.start_date, tz)
     minor = world.profile.minor_per_major
     end_of_run = world.config.days * 86_400
     eps = world.fraud.episodes
@@ -288,7 +303,10 @@ def episodes_frame(world: World) -> pl.DataFrame:
         return [int(table[i]) for i in sorted(idx)]
 
     def ts(values: list[int | None]) -> pl.Series:
-        micros = [None if v is None else (v + epoch) * 1_000_000 for v in values]
+        raw = np.array([-1 if v is None else v for v in values], dtype=np.int64)
+        epochs = wall_clock_epoch(raw, world.config.start_date, tz)
+        micros = [None if v is None else int(e) * 1_000_000
+                  for v, e in zip(values, epochs, strict=True)]
         return (
             pl.Series(micros, dtype=pl.Int64)
             .cast(pl.Datetime("us"))

@@ -9,6 +9,7 @@ at most a hidden `.NAME.tmp-*` directory, which the next run into the same place
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import json
@@ -162,15 +163,15 @@ class RunWriter:
         """Queue one settled day for conversion and writing on the writer thread."""
         self._submit(self._convert_and_write, world, day, rows)
 
-    def add_frame(self, frame: pl.DataFrame, start_epoch: int) -> None:
+    def add_frame(self, frame: pl.DataFrame, start: dt.date) -> None:
         """Queue a whole in-memory transactions frame, split into the same row groups (one a
         day) and parts as when streaming, so both paths write the same bytes.
 
-        `start_epoch` is the Unix time of the scenario's first midnight.
+        `start` is the scenario's first (local) date; a row's day is its local date's offset.
         """
         if frame.height == 0:
             return
-        day = (pl.col("timestamp").dt.epoch("s") - start_epoch) // 86_400
+        day = (pl.col("timestamp").dt.date() - pl.lit(start)).dt.total_days()
         days = frame.with_columns(day.alias("__day"))
         for (index,), piece in days.partition_by(
             "__day", maintain_order=True, as_dict=True

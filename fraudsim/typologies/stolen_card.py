@@ -1,0 +1,154 @@
+"""Stolen card: a lost or stolen physical card spent card-present at high value until blocked."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from fraudsim.channels import Outcome
+from fraudsim.registry import register
+from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+
+HOUR = 3_600
+# Stores where a thief turns a card into resellable goods fast (choice); fall back to any store.
+HIGH_VALUE_CATEGORIES = ("electronics", "apparel", "general_retail")
+TAP_CATEGORIES = ("fuel", "grocery", "pharmacy", "fast_food")
+
+
+class StolenCardParams(TypologyParams):
+    taps: int = Field(
+        default=2, ge=0, le=10, description="PIN-less contactless purchases tried first"
+    )
+    contactless_limit: float = Field(
+        default=50.0, gt=0, le=500, description="PIN-less contactless limit, major units"
+    )
+    purchases: int = Field(
+        default=5, ge=1, le=30, description="high-value store purchases tried at most"
+    )
+    amount_median: float = Field(
+        default=320.0, gt=0, le=20_000, description="median high-value purchase, major units"
+    )
+    amount_sigma: float = Field(
+        default=0.5, ge=0, le=2, description="log-spread of the high-value purchases"
+    )
+    minutes_between: float = Field(
+        default=25.0, gt=0, le=600, description="mean minutes between two stores"
+    )
+    notice_hours: float = Field(
+        default=3.0,
+        gt=0,
+        le=72,
+        description="median hours before the victim notices the loss and calls the bank",
+    )
+    max_hours: float = Field(
+        default=8.0, gt=0, le=72, description="the thief gives up on the card after this long"
+    )
+    credit_first: bool = Field(
+        default=True, description="a wallet's credit card is used before its debit card"
+    )
+
+
+@register("stolen_card.v1")
+class StolenCard(Typology):
+    family = "card"
+    description = (
+        "A lost or stolen physical card is used card-present at high value in several stores "
+        "of the victim's region for a few hours, after PIN-less taps, until it is blocked."
+    )
+    report_kind = "card"
+    default_rate_per_day = 0.2
+    rows_per_episode = 6.0
+    Params = StolenCardParams
+
+    def expected_rows(self) -> float:
+        p = self.params
+        assert isinstance(p, StolenCardParams)
+        # The spree is cut by the block: roughly notice time over the pace, within the plan.
+        paced = 1 + p.notice_hours * 60 / p.minutes_between
+        return float(min(p.taps + p.purchases, paced))
+
+    # -- choices -----------------------------------------------------------------------------
+
+    def _card_of(self, customer: int) -> int:
+        p = self.params
+        assert isinstance(p, StolenCardParams)
+        cards = self.ch.cards_of(customer)
+        cards = cards[cards < len(self.ch.bank.card_blocked_at)]
+        kinds = self.ch.pop.cards["kind"][cards]
+        if p.credit_first and (kinds == 1).any():
+            cards = cards[kinds == 1]
+        return int(self.rng.choice(cards))
+
+    def _store(self, region: int, categories: tuple[str, ...], avoid: list[int]) -> int:
+        """A physical store in the region, preferring the categories, new to this spree."""
+        for category in (*self.rng.permutation(categories).tolist(), None):
+            try:
+                picks = self.ch.merchants(
+                    self.rng, 8, online=False, category=category, region=region
+                )
+            except ValueError:
+                continue
+            fresh = [int(m) for m in picks if int(m) not in avoid]
+            if fresh:
+                return fresh[0]
+        return int(self.ch.merchants(self.rng, 1, online=False, region=region)[0])
+
+    # -- behaviour ---------------------------------------------------------------------------
+
+    def run(self, ep: Episode) -> Process:
+        p = self.params
+        assert isinstance(p, StolenCardParams)
+        ch, rng, s = self.ch, self.rng, ep.state
+        if "card" not in s:
+            victim = int(ch.sample_customers(rng, 1)[0])
+            s.update(
+                victim=victim,
+                card=self._card_of(victim),
+                region=int(ch.pop.customers["region"][victim]),
+                done=0,
+                stores=[],
+                amount_scale=1.0,
+            )
+            # The owner misses the wallet within hours and calls the bank (far sooner than a
+            # statement-driven card report). The engine reads report_at when its report process
+            # first runs, which is after this first step, so the block follows this time.
+            notice = int(p.notice_hours * HOUR * rng.lognormal(0.0, 0.6))
+            if ep.report_at is not None:
+                ep.report_at = min(ep.report_at, ep.start + max(notice, 600))
+            # The thief needs a little while to reach the first shop.
+            yield ch.wait(rng.exponential(p.minutes_between * 60 / 2))
+        card, region = s["card"], s["region"]
+        deadline = ep.start + int(p.max_hours * HOUR)
+        minor = ch.world.profile.minor_per_major
+        while s["done"] < p.taps + p.purchases and ch.now < deadline:
+            tap = s["done"] < p.taps
+            store = self._store(region, TAP_CATEGORIES if tap else HIGH_VALUE_CATEGORIES, s["stores"])
+            s["stores"].append(store)
+            if tap:
+                # Under the contactless limit no PIN is asked: the safe first try.
+                amount = rng.uniform(0.55, 0.97) * p.contactless_limit
+            else:
+                amount = max(
+                    p.amount_median * s["amount_scale"] * rng.lognormal(0.0, p.amount_sigma),
+                    p.contactless_limit,
+                )
+            s["done"] += 1
+            ch.card_payment(ep, card, store, round(amount * minor), channel="pos")
+            yield ch.wait(rng.exponential(p.minutes_between * 60))
+
+    # -- adaptation --------------------------------------------------------------------------
+
+    def on_declined(self, ep: Episode, outcome: Outcome) -> None:
+        if outcome.reason == "rule":
+            # Too many tries too fast for the issuer: slow down is not an option for a thief
+            # racing the block, so go smaller to look like an ordinary shopper.
+            ep.state["amount_scale"] = max(ep.state.get("amount_scale", 1.0) * 0.5, 0.1)
+            ep.adaptations += 1
+
+    def on_interrupt(self, ep: Episode, cause: str) -> bool:
+        # The card is blocked: a physical card cannot be swapped for another, the spree ends.
+        return False
+
+
+def _unused(x: np.ndarray) -> None:  # pragma: no cover - keeps numpy import for type checkers
+    del x

@@ -108,7 +108,13 @@ class LegitTraffic:
         self.category_cdf = np.cumsum(shares, axis=1)
         self.mu = self._ticket_mu(shares)
         income_ratio = cust["income"] / profile.population.annual_income_median
-        self.income_factor = income_ratio**profile.cards.income_elasticity
+        # Spending scales with income; normalised so the typical card holder's factor is 1 and
+        # the profile's median tickets stay the medians.
+        factor = income_ratio**profile.cards.income_elasticity
+        self.income_factor = factor / np.median(factor[self.card_customer])
+        # People with more income also pay by card more often (mean rate kept at the target).
+        frequency = factor[self.card_customer]
+        self.card_daily_rate = self.card_daily_rate * frequency / frequency.mean()
         n_regions = len(pop.regions)
         self.pos_ranges = group_range_table(pop, 0, n_regions)
         self.cnp_ranges = group_range_table(pop, 1, n_regions)
@@ -277,7 +283,10 @@ class LegitTraffic:
         step = atm.amount_step * self.minor
         amount = np.maximum(
             np.round(
-                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n) * self.minor / step
+                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n)
+                * self.income_factor[customer]
+                * self.minor
+                / step
             )
             * step,
             step,
@@ -386,7 +395,9 @@ class LegitTraffic:
         payee = pop.contacts[payer, rng.integers(0, pop.contacts.shape[1], n)]
         amount = np.maximum(
             np.round(
-                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n) * self.minor
+                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
+                * self.income_factor[payer]
+                * self.minor
             ),
             100,
         )

@@ -10,6 +10,8 @@ from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
 
 HOUR = 3_600
+DAY = 86_400
+OPEN_HOURS = (7.0, 22.0)  # local hours when shops take card payments (choice)
 # Stores where a thief turns a card into resellable goods fast (choice); fall back to any store.
 HIGH_VALUE_CATEGORIES = ("electronics", "apparel", "general_retail")
 TAP_CATEGORIES = ("fuel", "grocery", "pharmacy", "fast_food")
@@ -73,25 +75,31 @@ class StolenCard(Typology):
         p = self.params
         assert isinstance(p, StolenCardParams)
         cards = self.ch.cards_of(customer)
-        cards = cards[cards < len(self.ch.bank.card_blocked_at)]
         kinds = self.ch.pop.cards["kind"][cards]
         if p.credit_first and (kinds == 1).any():
             cards = cards[kinds == 1]
         return int(self.rng.choice(cards))
 
     def _store(self, region: int, categories: tuple[str, ...], avoid: list[int]) -> int:
-        """A physical store in the region, preferring the categories, new to this spree."""
-        for category in (*self.rng.permutation(categories).tolist(), None):
-            try:
-                picks = self.ch.merchants(
-                    self.rng, 8, online=False, category=category, region=region
-                )
-            except ValueError:
-                continue
-            fresh = [int(m) for m in picks if int(m) not in avoid]
-            if fresh:
-                return fresh[0]
-        return int(self.ch.merchants(self.rng, 1, online=False, region=region)[0])
+        """A physical store near the victim, preferring the categories, new to this spree."""
+        for where in self._regions_near(region):
+            for category in (*self.rng.permutation(categories).tolist(), None):
+                try:
+                    picks = self.ch.merchants(
+                        self.rng, 8, online=False, category=category, region=where
+                    )
+                except ValueError:
+                    continue
+                fresh = [int(m) for m in picks if int(m) not in avoid]
+                if fresh:
+                    return fresh[0]
+        return int(self.ch.merchants(self.rng, 1, online=False)[0])
+
+    def _regions_near(self, region: int) -> list[int]:
+        """The victim's region, then the two nearest (small worlds have regions without shops)."""
+        r = self.ch.pop.regions
+        d = (r["lat"] - r["lat"][region]) ** 2 + (r["lon"] - r["lon"][region]) ** 2
+        return [int(i) for i in np.argsort(d, kind="stable")[:3]]
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -109,20 +117,26 @@ class StolenCard(Typology):
                 stores=[],
                 amount_scale=1.0,
             )
+            # Shops are shut at night: a card taken at night is first used at opening time,
+            # and its owner (asleep too) misses it only from then on.
+            hour = (ch.now % DAY) / HOUR
+            opens = 0.0 if OPEN_HOURS[0] <= hour < OPEN_HOURS[1] else (OPEN_HOURS[0] - hour) % 24
+            awake = ch.now + int(opens * HOUR)
             # The owner misses the wallet within hours and calls the bank (far sooner than a
             # statement-driven card report). The engine reads report_at when its report process
             # first runs, which is after this first step, so the block follows this time.
             notice = int(p.notice_hours * HOUR * rng.lognormal(0.0, 0.6))
             if ep.report_at is not None:
-                ep.report_at = min(ep.report_at, ep.start + max(notice, 600))
+                ep.report_at = min(ep.report_at, awake + max(notice, 600))
+            s["deadline"] = awake + int(p.max_hours * HOUR)
             # The thief needs a little while to reach the first shop.
-            yield ch.wait(rng.exponential(p.minutes_between * 60 / 2))
+            yield ch.wait(opens * HOUR + rng.exponential(p.minutes_between * 60 / 2))
         card, region = s["card"], s["region"]
-        deadline = ep.start + int(p.max_hours * HOUR)
         minor = ch.world.profile.minor_per_major
-        while s["done"] < p.taps + p.purchases and ch.now < deadline:
+        while s["done"] < p.taps + p.purchases and ch.now < s["deadline"]:
             tap = s["done"] < p.taps
-            store = self._store(region, TAP_CATEGORIES if tap else HIGH_VALUE_CATEGORIES, s["stores"])
+            kinds = TAP_CATEGORIES if tap else HIGH_VALUE_CATEGORIES
+            store = self._store(region, kinds, s["stores"])
             s["stores"].append(store)
             if tap:
                 # Under the contactless limit no PIN is asked: the safe first try.
@@ -148,7 +162,3 @@ class StolenCard(Typology):
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
         # The card is blocked: a physical card cannot be swapped for another, the spree ends.
         return False
-
-
-def _unused(x: np.ndarray) -> None:  # pragma: no cover - keeps numpy import for type checkers
-    del x

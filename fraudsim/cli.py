@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ SCENARIO_DIR = Path("scenarios")
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 2)."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -121,7 +122,7 @@ def scenarios_list(
                 path.stem, f"{cfg.population.customers:,}", str(cfg.days), cfg.description
             )
         except FraudsimError as exc:
-            table.add_row(path.stem, "-", "-", f"[red]invalid: {exc}[/]")
+            table.add_row(path.stem, "-", "-", f"[red]invalid: {escape(str(exc))}[/]")
     Console().print(table)
 
 
@@ -141,7 +142,8 @@ def scenarios_validate(
             resolve_typologies(cfg)
             console.print(f"[green]ok[/] {path}", highlight=False)
         except FraudsimError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                          soft_wrap=True)
             bad += 1
     if bad:
         raise typer.Exit(code=2)

@@ -123,6 +123,9 @@ class ScenarioConfig(_Strict):
             target = data
             *parents, leaf = key.split(".")
             for part in parents:
+                if not isinstance(target.get(part), dict):
+                    raise ConfigError(f"scenario '{self.name}': [{key}] unknown section "
+                                      f"'{part}'; allowed: {', '.join(sorted(target))}")
                 target = target[part]
             target[leaf] = value
         return validate_scenario(data, f"scenario '{self.name}'")

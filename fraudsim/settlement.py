@@ -15,7 +15,8 @@ from fraudsim.export.schema import DECLINE_REASONS
 from fraudsim.ledger import Batch
 
 REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
-_MAX_PASSES = 20
+_MAX_PASSES = 50
+_FREE_PASSES = 5
 
 
 def _postings(
@@ -68,6 +69,25 @@ def _replay(
             declined[row[i]] = True
         else:
             balance += d
+
+
+def _replay_failing(account: np.ndarray, delta: np.ndarray, row: np.ndarray,
+                    is_debit: np.ndarray, balances: np.ndarray, floors: np.ndarray,
+                    n_rows: int) -> np.ndarray:
+    """Rows declined for funds: accounts whose running balance reaches the floor are replayed."""
+    cum = np.cumsum(delta)
+    first = np.flatnonzero(np.r_[True, account[1:] != account[:-1]])
+    before = np.repeat(np.r_[0, cum[first[1:] - 1]], np.diff(np.r_[first, len(account)]))
+    running = balances[account] + cum - before
+    violating = is_debit & (running < floors[account])
+    bad = np.unique(account[violating])
+    stops = np.r_[first[1:], len(account)]
+    group_of = np.searchsorted(account[first], bad)
+    decided = np.zeros(n_rows, bool)
+    for a, g in zip(bad.tolist(), group_of.tolist(), strict=True):
+        _replay(delta, row, is_debit, int(first[g]), int(stops[g]), int(balances[a]),
+                int(floors[a]), decided)
+    return decided
 
 
 def _net_change(rows: Batch, accepted: np.ndarray, n_accounts: int) -> np.ndarray:
@@ -125,39 +145,28 @@ def settle(
     )
     at_risk = balances - spend < floors
     n_rows = len(rows["t"])
+    transfers = rows["counterparty"] >= 0
     declined_funds = np.zeros(n_rows, bool)
     # Each pass replays, from scratch, every at-risk account that reaches its floor, given the
     # credits of transfers still accepted; a declined transfer withdraws its credit from the
-    # payee, so passes repeat until the declined transfers stop changing.
-    for _ in range(_MAX_PASSES):
-        account, delta, row, is_debit = _postings(rows, accepted, at_risk, ~declined_funds)
+    # payee, so passes repeat until the declined transfers stop changing. Greedy replays need
+    # not converge (two transfers in the same second, each paid from the other's credit): after
+    # a few passes, transfers declined in any pass stay declined, which only removes credits
+    # and so ends with a consistent result.
+    forced = np.zeros(n_rows, bool)
+    for attempt in range(_MAX_PASSES):
+        account, delta, row, is_debit = _postings(rows, accepted & ~forced, at_risk,
+                                                  ~(declined_funds | forced))
         if len(account) == 0:
             break
-        cum = np.cumsum(delta)
-        first = np.flatnonzero(np.r_[True, account[1:] != account[:-1]])
-        before = np.repeat(np.r_[0, cum[first[1:] - 1]], np.diff(np.r_[first, len(account)]))
-        running = balances[account] + cum - before
-        violating = is_debit & (running < floors[account])
-        bad = np.unique(account[violating])
-        stops = np.r_[first[1:], len(account)]
-        group_of = np.searchsorted(account[first], bad)
-        decided = np.zeros(n_rows, bool)
-        for a, g in zip(bad.tolist(), group_of.tolist(), strict=True):
-            _replay(
-                delta,
-                row,
-                is_debit,
-                int(first[g]),
-                int(stops[g]),
-                int(balances[a]),
-                int(floors[a]),
-                decided,
-            )
-        transfers = rows["counterparty"] >= 0
+        decided = _replay_failing(account, delta, row, is_debit, balances, floors, n_rows)
         settled = np.array_equal(decided & transfers, declined_funds & transfers)
+        if attempt >= _FREE_PASSES:
+            forced |= (decided | declined_funds) & transfers
         declined_funds = decided
         if settled:
             break
+    declined_funds |= forced
 
     rows["decline_reason"] = np.where(
         declined_funds, REASON["insufficient_funds"], rows["decline_reason"]

@@ -255,6 +255,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError(f"{label}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{label}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{label}: is a directory, expected a profile .toml file") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
 
 
 def builtin_profiles() -> list[str]:

@@ -106,8 +106,9 @@ evaluation.
   ticket sizes are the weakest part.
 - Customers do not change behaviour over the run (no seasonality beyond weekday and payday
   rhythms, no life events); merchants do not open or close.
-- Declines come from funds and card blocks only; there is no issuer-side risk scoring of honest
-  traffic.
+- The bank's controls are simple (funds, step-up above a threshold with a small honest failure
+  rate, mistyped card data, an hourly velocity rule, blocks after reports); there is no
+  issuer-side risk scoring of honest traffic.
 """
 
 

@@ -25,16 +25,29 @@ def empty_rows() -> Batch:
 def wall_clock_epoch(t: np.ndarray, start: dt.date, tz: str) -> np.ndarray:
     """Unix seconds of simulation times (seconds since the first local midnight).
 
-    Simulation time counts wall-clock days: second s of day d is local midnight of that date
-    plus s, so hours stay on their local day across daylight-saving changes. -1 stays -1.
+    Simulation time counts wall-clock days: second s of day d is the local wall-clock time s
+    after midnight of that date, converted with the UTC offset in force at that hour, so hours
+    stay on their local day across daylight-saving changes (a wall time that does not exist on
+    a spring-forward day lands an hour later, as a clock would show it). -1 stays -1.
     """
     t = np.asarray(t, dtype=np.int64)
     if tz == "UTC" or len(t) == 0:
         return np.where(t >= 0, t + start_epoch(start, tz), -1)
+    zone = zoneinfo.ZoneInfo(tz)
     day = np.where(t >= 0, t // 86_400, 0)
+    second = np.where(t >= 0, t - day * 86_400, 0)
     days = np.unique(day)
-    midnights = np.array([start_epoch(start + dt.timedelta(days=int(d)), tz) for d in days])
-    epoch = midnights[np.searchsorted(days, day)] + (t - day * 86_400)
+    # Offset in force at each local hour of each day (seconds east of UTC).
+    offsets = np.empty((len(days), 24), np.int64)
+    naive_midnight = np.empty(len(days), np.int64)
+    for i, d in enumerate(days.tolist()):
+        date = start + dt.timedelta(days=d)
+        naive_midnight[i] = (date - dt.date(1970, 1, 1)).days * 86_400
+        for hour in range(24):
+            local = dt.datetime.combine(date, dt.time(hour), zone)
+            offsets[i, hour] = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+    pos = np.searchsorted(days, day)
+    epoch = naive_midnight[pos] + second - offsets[pos, np.minimum(second // 3600, 23)]
     return np.where(t >= 0, epoch, -1)
 
 

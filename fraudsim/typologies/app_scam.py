@@ -78,6 +78,11 @@ class AppScam(Typology):
     rows_per_episode = 4.0
     Params = AppScamParams
 
+    def setup(self) -> None:
+        # Work-around: Population.ibans (a cached property) sizes itself on the accounts that
+        # exist when first read; read it before open_account() appends any.
+        _ = self.ch.pop.ibans
+
     # -- parameters resolved against the variant --------------------------------------------
 
     def _p(self) -> AppScamParams:
@@ -169,9 +174,11 @@ class AppScam(Typology):
         # The loss is scaled to what the victim has, so that it stays payable.
         total = max(min(wanted, int(p.max_share * (checking + savings))), 20 * minor)
         amounts = self._amounts(shape, total)
-        # Payments spread over the span; amounts grow, so the trust payments come first.
-        offsets = np.sort(rng.uniform(0, shape.span_hours * HOUR, len(amounts)))
-        offsets -= offsets[0]
+        # Payments spread over the span, a few minutes apart at least; amounts grow, so the
+        # trust payments come first.
+        n = len(amounts)
+        gaps = rng.dirichlet(np.ones(max(n - 1, 1)))[: n - 1] * shape.span_hours * HOUR
+        offsets = np.r_[0.0, np.cumsum(gaps + rng.uniform(120, 600, n - 1))]
         start = ch.now + int(rng.uniform(120, 900))  # the call or chat before the first payment
         plan = [
             {"t": start + int(o), "kind": "pay", "amount": a, "i": i, "topped": False}
@@ -278,8 +285,11 @@ class AppScam(Typology):
                 self._moved(ep, account, need)
                 self._push(ep, {**item, "t": ch.now + int(rng.uniform(60, 480)), "topped": True})
                 return
-        if amount > available:
-            amount = int(available * 0.95)
+        if amount > int(available * 0.8):
+            # Ask for what is left (with a margin: the day's own spending is not settled yet),
+            # in whole round sums like any other request.
+            unit = max(self._shape().round_to, 1) * ch.world.profile.minor_per_major
+            amount = int(available * 0.8) // unit * unit
             if amount < 10 * ch.world.profile.minor_per_major:
                 st["stop"] = True  # nothing left to take
                 return

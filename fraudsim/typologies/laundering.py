@@ -142,7 +142,7 @@ class _Graph(Typology):
             while st["edge"] < len(stage):
                 src, dst, share = stage[st["edge"]]
                 st["edge"] += 1
-                amount = int(st["budget"][src] * share)
+                amount = int(st["budget"].get(src, 0) * share)
                 if amount < 100:  # nothing left to move on this edge (e.g. a frozen source)
                     continue
                 self._move(ep, src, dst, amount)

@@ -22,14 +22,21 @@ class Schedule(BaseModel):
 
     start_day: int = Field(default=0, ge=0, description="first day episodes may start")
     end_day: int | None = Field(default=None, gt=0, description="exclusive; default: scenario end")
-    episodes: int | None = Field(default=None, ge=0, le=10_000_000,
-                                 description="total episodes in the window (or rate_per_day)")
-    rate_per_day: float | None = Field(default=None, ge=0.0, le=1_000_000.0,
-                                       description="mean starts per day at full intensity")
+    episodes: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="total episodes in the window (or rate_per_day)",
+    )
+    rate_per_day: float | None = Field(
+        default=None, ge=0.0, le=1_000_000.0, description="mean starts per day at full intensity"
+    )
     ramp: Literal["flat", "linear", "exponential"] = Field(
-        default="flat", description="flat, linear onset, or exponential growth")
-    doubling_days: float = Field(default=7.0, gt=0.0,
-                                 description="with ramp = exponential: days to double")
+        default="flat", description="flat, linear onset, or exponential growth"
+    )
+    doubling_days: float = Field(
+        default=7.0, gt=0.0, description="with ramp = exponential: days to double"
+    )
 
     @model_validator(mode="after")
     def _one_amount(self) -> Schedule:

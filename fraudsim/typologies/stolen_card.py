@@ -117,6 +117,9 @@ class StolenCard(Typology):
                 stores=[],
                 amount_scale=1.0,
             )
+            # The card is in the thief's hands from now: a report blocks it even before use.
+            ep.cards.add(s["card"])
+            ep.victims.add(victim)
             # Shops are shut at night: a card taken at night is first used at opening time,
             # and its owner (asleep too) misses it only from then on.
             hour = (ch.now % DAY) / HOUR

@@ -1,0 +1,134 @@
+"""Fidelity: a run matches the profile it was drawn from, and a wrong profile is caught."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from fraudsim.calibration import Profile
+from fraudsim.config import ScenarioConfig, validate_scenario
+from fraudsim.dataset import Dataset, simulate
+from fraudsim.evaluate.fidelity import FidelityCheck, check_fidelity, fidelity_table
+
+PURCHASES = "card purchases per card per month"
+
+
+@pytest.fixture(scope="module")
+def month() -> Dataset:
+    """3,000 customers over 28 days: enough rows for every target to be measured."""
+    cfg = validate_scenario(
+        {"name": "fidelity", "seed": 1234, "days": 28, "population": {"customers": 3_000}}, "test"
+    )
+    return simulate(cfg)
+
+
+@pytest.fixture(scope="module")
+def checks(month: Dataset) -> list[FidelityCheck]:
+    return check_fidelity(month.transactions, month.cards, month.profile, month.config.days)
+
+
+def _by_name(checks: list[FidelityCheck]) -> dict[str, FidelityCheck]:
+    return {c.name: c for c in checks}
+
+
+def test_all_checks_present(checks: list[FidelityCheck]) -> None:
+    names = set(_by_name(checks))
+    assert {
+        PURCHASES,
+        "CNP share of card purchases",
+        "median ticket, pos",
+        "median ticket, cnp",
+        "hour-of-day shape of card purchases",
+        "weekday shape of card purchases",
+        "ATM withdrawals per debit card per month",
+        "mean ATM withdrawal",
+    } == names
+
+
+def test_every_check_passes(checks: list[FidelityCheck]) -> None:
+    failed = [c.as_dict() for c in checks if not c.passed]
+    assert not failed, failed
+
+
+def test_checks_use_profile_tolerances(checks: list[FidelityCheck], month: Dataset) -> None:
+    tol = month.profile.tolerances
+    for c in checks:
+        assert c.tolerance == (tol.shape_l1 if c.kind == "l1" else tol.relative), c.name
+        assert c.error >= 0
+
+
+def test_lazy_frame_gives_same_checks(checks: list[FidelityCheck], month: Dataset) -> None:
+    lazy = check_fidelity(month.transactions.lazy(), month.cards, month.profile, month.config.days)
+    assert lazy == checks
+
+
+def test_wrong_profile_fails_purchases(month: Dataset, profile: Profile) -> None:
+    """Data from the default profile, judged against a profile with twice the card use."""
+    data = profile.model_dump()
+    data["cards"]["purchases_per_card_month"] *= 2
+    doubled = Profile.model_validate(data)
+    result = _by_name(check_fidelity(month.transactions, month.cards, doubled, month.config.days))
+    purchases = result[PURCHASES]
+    assert not purchases.passed
+    assert math.isclose(purchases.target, 2 * profile.cards.purchases_per_card_month)
+    assert purchases.error == pytest.approx(0.5, abs=0.1)
+    # The rest of the profile is unchanged, so the rest still passes.
+    assert all(c.passed for name, c in result.items() if name != PURCHASES)
+
+
+def test_wrong_ticket_target_fails_median(month: Dataset, profile: Profile) -> None:
+    data = profile.model_dump()
+    data["cards"]["ticket_median_cnp"] *= 3
+    result = _by_name(
+        check_fidelity(
+            month.transactions, month.cards, Profile.model_validate(data), month.config.days
+        )
+    )
+    assert not result["median ticket, cnp"].passed
+    assert result["median ticket, pos"].passed
+
+
+def test_flat_hour_profile_fails_hour_shape(month: Dataset, profile: Profile) -> None:
+    data = profile.model_dump()
+    data["calendar"]["hour_weights"] = [1.0] * 24
+    result = _by_name(
+        check_fidelity(
+            month.transactions, month.cards, Profile.model_validate(data), month.config.days
+        )
+    )
+    assert not result["hour-of-day shape of card purchases"].passed
+
+
+def test_fraud_rows_are_excluded(month: Dataset) -> None:
+    """Relabelling half the purchases as fraud halves the measured purchase rate."""
+    tx = month.transactions.with_columns(
+        (pl.col("is_fraud") | ((pl.int_range(pl.len()) % 2) == 0)).alias("is_fraud")
+    )
+    base = _by_name(
+        check_fidelity(month.transactions, month.cards, month.profile, month.config.days)
+    )
+    half = _by_name(check_fidelity(tx, month.cards, month.profile, month.config.days))
+    assert half[PURCHASES].simulated == pytest.approx(base[PURCHASES].simulated / 2, rel=0.02)
+
+
+def test_short_run_skips_weekday_shape(month: Dataset, tiny_config: ScenarioConfig) -> None:
+    first_days = month.transactions.filter(
+        pl.col("timestamp") < pl.col("timestamp").min().dt.truncate("1d").dt.offset_by("5d")
+    )
+    names = {c.name for c in check_fidelity(first_days, month.cards, month.profile, 5)}
+    assert "weekday shape of card purchases" not in names
+    assert PURCHASES in names
+
+
+def test_empty_transactions_give_no_checks(month: Dataset) -> None:
+    assert check_fidelity(pl.DataFrame(), month.cards, month.profile, 28) == []
+
+
+def test_fidelity_table_markdown(checks: list[FidelityCheck]) -> None:
+    table = fidelity_table(checks)
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(checks)
+    assert all(line.startswith("|") and line.endswith("|") for line in lines)
+    assert "**no**" not in table

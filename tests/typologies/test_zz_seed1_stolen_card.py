@@ -1,0 +1,75 @@
+"""stolen_card.v1: card-present spree at high value in the victim's region, a few hours long."""
+
+import polars as pl
+
+
+def test_stolen_card_spree_shape(run_typology):
+    ds = run_typology("stolen_card.v1", episodes=8, seed=1, customers=1500)
+    tx = ds.transactions
+    fraud = tx.filter(pl.col("fraud_type") == "stolen_card.v1")
+    stores = ds.merchants.filter(~pl.col("online") & (pl.col("category") != "atm"))
+    home = ds.customers.select("customer_id", "region")
+    centres = ds.customers.group_by("region").agg(pl.col("home_lat", "home_lon").first())
+
+    def nearest_regions(region: int, k: int = 3) -> list[int]:
+        here = centres.filter(pl.col("region") == region)
+        lat, lon = here["home_lat"][0], here["home_lon"][0]
+        dist = (pl.col("home_lat") - lat) ** 2 + (pl.col("home_lon") - lon) ** 2
+        return centres.sort(dist)["region"].head(k).to_list()
+
+    assert ds.episodes.height == 8
+    for episode_id in ds.episodes["episode_id"].to_list():
+        rows = fraud.filter(pl.col("episode_id") == episode_id).sort("timestamp")
+        assert rows.height >= 2
+        # one physical card of one victim, card-present only, several different stores
+        assert rows["card_id"].n_unique() == 1 and rows["customer_id"].n_unique() == 1
+        assert (rows["channel"] == "pos").all() and rows["terminal_id"].null_count() == 0
+        assert rows["merchant_id"].n_unique() >= 2
+        # within hours
+        span = (rows["timestamp"].max() - rows["timestamp"].min()).total_seconds() / 3600
+        assert span <= 8
+        # PIN-less taps under the contactless limit come first, then high-value purchases
+        assert (rows["amount"].head(2) < 50).all()
+        big = rows["amount"].slice(2)
+        honest = tx.filter(
+            (pl.col("customer_id") == rows["customer_id"][0])
+            & pl.col("card_id").is_not_null()
+            & ~pl.col("is_fraud")
+        )["amount"]
+        if big.len() and honest.len():
+            assert big.median() > 3 * honest.median()
+        # blocked once reported: nothing goes through after the report
+        reported = rows["reported_at"][0]
+        if reported is not None:
+            assert (reported - rows["timestamp"][0]).total_seconds() < 36 * 3600
+            after = rows.filter(pl.col("timestamp") > reported)
+            assert (~after["is_declined"]).sum() == 0
+        # stores near the victim: the home region first, neighbours when a tiny world's region
+        # runs out of shops
+        region = home.filter(pl.col("customer_id") == rows["customer_id"][0])["region"][0]
+        visited = stores.filter(pl.col("merchant_id").is_in(rows["merchant_id"].to_list()))
+        assert set(visited["region"].to_list()) <= set(nearest_regions(region))
+        if stores.filter(pl.col("region") == region).height:
+            first = rows["merchant_id"][0]
+            assert stores.filter(pl.col("merchant_id") == first)["region"][0] == region
+    # labels
+    assert fraud["is_fraud"].all()
+    assert set(fraud["account_role"].unique().to_list()) == {"victim"}
+    assert ds.episodes["rows"].sum() == fraud.height
+    # the victim's own earlier rows stay legit
+    victims = fraud["card_id"].unique()
+    own = tx.filter(pl.col("card_id").is_in(victims.to_list()) & pl.col("fraud_type").is_null())
+    assert own.height > 0 and not own["is_fraud"].any()
+
+
+def test_stolen_card_block_ends_spree(run_typology):
+    # A victim who notices almost at once: the report blocks the card and the spree stops early.
+    ds = run_typology(
+        "stolen_card.v1",
+        params={"notice_hours": 0.2, "purchases": 20, "max_hours": 24},
+        episodes=4, seed=1,
+    )
+    eps = ds.episodes.filter(pl.col("reported_at").is_not_null())
+    assert eps.height >= 1
+    assert eps["status"].str.starts_with("stopped").all()
+    assert (eps["rows"] < 22).all()

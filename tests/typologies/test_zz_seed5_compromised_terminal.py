@@ -1,0 +1,104 @@
+"""compromised_terminal.v1: cards used at one shop during a window are defrauded days later
+elsewhere (online, or cash at far-away ATMs); their honest rows at the shop stay legit."""
+
+import polars as pl
+
+from fraudsim import Dataset, simulate
+from fraudsim.config import validate_scenario
+
+NAME = "compromised_terminal.v1"
+WINDOW_DAYS = 3
+
+
+def _run(params: dict, episodes: int = 3) -> Dataset:
+    """Compromises starting in the first 3 days of a 14-day world (time to cash out)."""
+    config = validate_scenario(
+        {
+            "name": "compromised_terminal_test",
+            "seed": 5,
+            "days": 14,
+            "population": {"customers": 1500},
+            "typologies": [
+                {
+                    "name": NAME,
+                    "params": {"window_days": WINDOW_DAYS, **params},
+                    "schedule": {"episodes": episodes, "end_day": 3},
+                }
+            ],
+        },
+        "test",
+    )
+    dataset = simulate(config)
+    dataset.check_schema()
+    return dataset
+
+
+def _window_start(visits: pl.DataFrame):
+    """Start of a WINDOW_DAYS interval holding a visit of every card, or None."""
+    cards = visits["card_id"].n_unique()
+    for start in visits["timestamp"].sort().to_list():
+        inside = visits.filter(
+            (pl.col("timestamp") >= start)
+            & ((pl.col("timestamp") - start).dt.total_seconds() <= WINDOW_DAYS * 86_400)
+        )
+        if inside["card_id"].n_unique() == cards:
+            return start
+    return None
+
+
+def test_compromised_terminal_defrauds_cards_seen_at_one_shop():
+    ds = _run({"delay_days": 2.0, "cnp_share": 0.7})
+    tx = ds.transactions
+    fraud = tx.filter(pl.col("fraud_type") == NAME)
+    honest = tx.filter(~pl.col("is_fraud") & pl.col("card_id").is_not_null())
+    shops = ds.merchants.filter(~pl.col("online"))
+    home = ds.customers.select("customer_id", pl.col("region").alias("home_region"))
+    assert ds.episodes.height == 3
+    for ep in ds.episodes.iter_rows(named=True):
+        rows = fraud.filter(pl.col("episode_id") == ep["episode_id"])
+        assert rows["card_id"].n_unique() >= 3
+        first_fraud = rows.group_by("card_id").agg(pl.col("timestamp").min().alias("first"))
+        # physical shops where each defrauded card paid honestly before its first fraud
+        visits = (
+            honest.join(first_fraud, on="card_id")
+            .filter(pl.col("timestamp") < pl.col("first"))
+            .filter(pl.col("merchant_id").is_in(shops["merchant_id"].to_list()))
+        )
+        common = None
+        for _, v in visits.group_by("card_id"):
+            merchants = set(v["merchant_id"].to_list())
+            common = merchants if common is None else common & merchants
+        assert common, "every defrauded card was used at one common shop before the fraud"
+        assert visits["card_id"].n_unique() == first_fraud.height
+        # the shop's genuine rows stay legit, and the fraud happens elsewhere
+        at_shop = tx.filter(pl.col("merchant_id").is_in(list(common)))
+        assert not at_shop["is_fraud"].any()
+        # for one common shop, a visit of every card falls inside one collection window, and
+        # the cash-out comes later
+        windows = [_window_start(visits.filter(pl.col("merchant_id") == m)) for m in common]
+        assert any(w is not None for w in windows)
+        assert (rows["timestamp"].min() - ep["start"]).total_seconds() > WINDOW_DAYS * 86_400
+        # mostly online; card-present only as cash at ATMs away from the holder's home region
+        assert set(rows["channel"].unique().to_list()) <= {"cnp", "atm"}
+        assert (rows["channel"] == "cnp").mean() >= 0.4
+        atm = rows.filter(pl.col("channel") == "atm").join(home, on="customer_id")
+        atm = atm.join(
+            ds.merchants.select("merchant_id", pl.col("region").alias("atm_region")),
+            on="merchant_id",
+        )
+        assert (atm["atm_region"] != atm["home_region"]).all()
+    assert fraud["is_fraud"].all()
+    assert set(fraud["account_role"].unique().to_list()) == {"victim"}
+    assert ds.episodes["rows"].sum() == fraud.height
+
+
+def test_compromised_terminal_online_keeps_under_step_up():
+    ds = _run({"cnp_share": 1.0, "cnp_amount_median": 300.0}, episodes=2)
+    fraud = ds.transactions.filter(pl.col("fraud_type") == NAME).sort("timestamp")
+    assert fraud.height >= 5 and (fraud["channel"] == "cnp").all()
+    for _, rows in fraud.group_by("episode_id"):
+        rows = rows.sort("timestamp").with_row_index()
+        failed = rows.filter(pl.col("decline_reason") == "step_up_failed")
+        assert failed.height >= 1  # 300 EUR tickets meet step-up ...
+        after = rows.slice(int(failed["index"][0]) + 1)
+        assert (after["amount"] <= 30.0).all()  # ... and the fraudsters stay under it

@@ -61,7 +61,7 @@ def test_reported_fraud_blocks_the_card_and_labels_report_time():
 
 
 def test_unknown_typology_names_the_available_ones():
-    with pytest.raises(ConfigError, match="available: .*card_testing.v1"):
+    with pytest.raises(ConfigError, match=r"available: .*card_testing\.v1"):
         simulate(_config([{"name": "no_such_thing.v1"}]))
 
 

@@ -82,6 +82,9 @@ class FraudConfig(_Strict):
         description="scale episode counts so fraud rows reach this share of all rows",
     )
     target_by: Literal["count", "value"] = "count"
+    balance: bool = Field(
+        default=False,
+        description="equalise expected fraud rows across typologies (balanced training sets)")
     adaptive: bool = Field(default=True, description="fraudsters react to declines and blocks")
 
 

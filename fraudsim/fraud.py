@@ -73,15 +73,24 @@ class FraudEngine:
             tc.schedule.expected_episodes(days, typ.default_rate_per_day)
             for tc, typ in zip(cfg.typologies, self.typologies, strict=True)
         ]
+        if cfg.fraud.balance and self.typologies:
+            # Same expected rows for every fraud typology: scale each by mean rows / its rows.
+            rows = [e * t.expected_rows() for e, t in zip(expected, self.typologies, strict=True)]
+            fraud_rows = [r for r, t in zip(rows, self.typologies, strict=True) if t.is_fraud]
+            mean_rows = sum(fraud_rows) / max(len(fraud_rows), 1)
+            expected = [
+                e * mean_rows / r if t.is_fraud and r > 0 else e
+                for e, r, t in zip(expected, rows, self.typologies, strict=True)
+            ]
         self.expected_episodes = expected
         self.scale = self._prevalence_scale(expected)
         hour_cdf = np.cumsum(self.world.profile.weights("fraud", "hour_weights"))
         for tc, typ, mean in zip(cfg.typologies, self.typologies, expected, strict=True):
             typ.setup()
+            # An explicit episode count is kept exactly unless prevalence control rescales it.
+            exact = tc.schedule.episodes is not None and self.scale == 1.0 and not cfg.fraud.balance
             count = (
-                int(typ.rng.poisson(mean * self.scale))
-                if tc.schedule.episodes is None or self.scale != 1.0
-                else int(tc.schedule.episodes)
+                int(tc.schedule.episodes or 0) if exact else int(typ.rng.poisson(mean * self.scale))
             )
             start_days = tc.schedule.draw_days(typ.rng, days, count)
             hours = np.searchsorted(hour_cdf, typ.rng.random(count) * hour_cdf[-1], side="right")
@@ -162,10 +171,12 @@ class FraudEngine:
         if not self.world.config.bank.block_on_report or not ep.is_fraud:
             return
         t = int(self.env.now)
-        for card in sorted(ep.cards):
-            self.world.bank.block_card(card, t, "reported")
-        for account in sorted(ep.accounts):
-            self.world.bank.freeze_account(account, t, "reported")
+        cards, accounts = set(ep.cards), set(ep.accounts)
+        for card in sorted(cards):
+            self.world.bank.block_card(card, t, "reported", notify=False)
+        for account in sorted(accounts):
+            self.world.bank.freeze_account(account, t, "reported", notify=False)
+        self.blocked(cards, accounts, "reported")  # one interruption per episode
 
     # -- bank feedback -------------------------------------------------------------------------
 
@@ -174,18 +185,18 @@ class FraudEngine:
         if typ.adaptive:
             typ.on_declined(ep, outcome)
 
-    def blocked(self, kind: str, item: int, cause: str) -> None:
-        """A card was blocked or an account frozen: interrupt the episodes relying on it."""
+    def blocked(self, cards: set[int], accounts: set[int], cause: str) -> None:
+        """Cards were blocked or accounts frozen: interrupt, once, each episode relying on
+        any of them."""
         t = int(self.env.now)
         for ep in self.episodes:
             if ep.process is None or not ep.process.is_alive:
                 continue
-            uses = item in (ep.cards if kind == "card" else ep.accounts)
-            if uses:
+            if ep.cards & cards or ep.accounts & accounts:
                 if cause != "reported" and ep.detected_at is None:
                     ep.detected_at, ep.detected_by = t, cause
                 if ep.process is not self.env.active_process:
-                    ep.process.interrupt(f"{kind} {cause}")
+                    ep.process.interrupt(f"{'card' if ep.cards & cards else 'account'} {cause}")
 
     def typologies_by_name(self) -> dict[str, Typology]:
         return {t.name: t for t in self.typologies}

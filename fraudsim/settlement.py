@@ -71,9 +71,15 @@ def _replay(
             balance += d
 
 
-def _replay_failing(account: np.ndarray, delta: np.ndarray, row: np.ndarray,
-                    is_debit: np.ndarray, balances: np.ndarray, floors: np.ndarray,
-                    n_rows: int) -> np.ndarray:
+def _replay_failing(
+    account: np.ndarray,
+    delta: np.ndarray,
+    row: np.ndarray,
+    is_debit: np.ndarray,
+    balances: np.ndarray,
+    floors: np.ndarray,
+    n_rows: int,
+) -> np.ndarray:
     """Rows declined for funds: accounts whose running balance reaches the floor are replayed."""
     cum = np.cumsum(delta)
     first = np.flatnonzero(np.r_[True, account[1:] != account[:-1]])
@@ -85,8 +91,16 @@ def _replay_failing(account: np.ndarray, delta: np.ndarray, row: np.ndarray,
     group_of = np.searchsorted(account[first], bad)
     decided = np.zeros(n_rows, bool)
     for a, g in zip(bad.tolist(), group_of.tolist(), strict=True):
-        _replay(delta, row, is_debit, int(first[g]), int(stops[g]), int(balances[a]),
-                int(floors[a]), decided)
+        _replay(
+            delta,
+            row,
+            is_debit,
+            int(first[g]),
+            int(stops[g]),
+            int(balances[a]),
+            int(floors[a]),
+            decided,
+        )
     return decided
 
 
@@ -155,8 +169,9 @@ def settle(
     # and so ends with a consistent result.
     forced = np.zeros(n_rows, bool)
     for attempt in range(_MAX_PASSES):
-        account, delta, row, is_debit = _postings(rows, accepted & ~forced, at_risk,
-                                                  ~(declined_funds | forced))
+        account, delta, row, is_debit = _postings(
+            rows, accepted & ~forced, at_risk, ~(declined_funds | forced)
+        )
         if len(account) == 0:
             break
         decided = _replay_failing(account, delta, row, is_debit, balances, floors, n_rows)

@@ -91,6 +91,7 @@ class LegitTraffic:
         self.card_account = cards["account_idx"]
         self.card_daily_rate = cards["monthly_rate"] / DAYS_PER_MONTH
         self.debit_cards = np.flatnonzero(cards["kind"] == 0)
+        self.credit_cards = np.flatnonzero(cards["kind"] == 1)
         cal = profile.calendar
         self.hour_cdf = np.cumsum(profile.weights("calendar", "hour_weights"))
         weekday = np.asarray(profile.weights("calendar", "weekday_weights"))
@@ -125,8 +126,9 @@ class LegitTraffic:
         p, cust = self.profile, self.cust
         n = len(cust["age"])
         per_month = (
-            self.card_daily_rate.sum() * DAYS_PER_MONTH
+            self.card_daily_rate.sum() * DAYS_PER_MONTH * (1 + p.cards.refund_share)
             + len(self.debit_cards) * p.atm.withdrawals_per_debit_card_month
+            + len(self.credit_cards) * p.atm.cash_advances_per_credit_card_month
             + n
             * (
                 p.transfers.p2p_per_customer_month
@@ -162,8 +164,14 @@ class LegitTraffic:
         rng = self.streams.generator("legit", self.shard, index)
         base = index * DAY
         paid_on = Calendar.business_day_map(info)
+        purchases = self._purchases(rng, info, base, paid_on)
+        # Returns and credit-card cash advances draw from their own stream: honest rows that
+        # share a shape with refund abuse and bust-out cash-outs.
+        extra = self.streams.generator("legit_extra", self.shard, index)
         batches = [
-            self._purchases(rng, info, base, paid_on),
+            purchases,
+            self._refunds(extra, purchases),
+            self._cash_advances(extra, info, base),
             self._atm(rng, info, base),
             self._incoming(rng, info, base, paid_on),
             self._bills_and_rent(rng, info, base, paid_on),
@@ -260,6 +268,59 @@ class LegitTraffic:
             amount=amount_minor,
             channel=np.where(cnp, CH["cnp"], CH["pos"]),
             tx_type=TX["purchase"],
+            direction=0,
+        )
+
+    def _refunds(self, rng: np.random.Generator, purchases: Batch) -> Batch:
+        """Some purchases are returned: the same card and merchant are credited 1-14 days later
+        (rows dated after the day wait in the ledger until their own day)."""
+        chosen = np.flatnonzero(rng.random(len(purchases["t"])) < self.profile.cards.refund_share)
+        n = len(chosen)
+        later = purchases["t"][chosen] + rng.integers(1, 15, n) * DAY
+        return make_batch(
+            n,
+            t=later,
+            customer=purchases["customer"][chosen],
+            account=purchases["account"][chosen],
+            card=purchases["card"][chosen],
+            merchant=purchases["merchant"][chosen],
+            terminal=purchases["terminal"][chosen],
+            device=purchases["device"][chosen],
+            amount=purchases["amount"][chosen],
+            channel=purchases["channel"][chosen],
+            tx_type=TX["refund"],
+            direction=1,
+        )
+
+    def _cash_advances(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        """Cash withdrawn on credit cards (cash advances), rarer than on debit cards."""
+        rate = self.profile.atm.cash_advances_per_credit_card_month / DAYS_PER_MONTH
+        counts = rng.poisson(rate, len(self.credit_cards))
+        card = np.repeat(self.credit_cards, counts).astype(np.int32)
+        n = len(card)
+        customer = self.card_customer[card]
+        atm = self.profile.atm
+        step = atm.amount_step * self.minor
+        amount = np.maximum(
+            np.round(
+                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n) * self.minor / step
+            )
+            * step,
+            step,
+        )
+        bounds = self.pos_ranges[self.pop.categories.index("atm"), self.cust["region"][customer]]
+        merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
+        return make_batch(
+            n,
+            t=self._times(rng, n, base),
+            customer=customer,
+            account=self.card_account[card],
+            card=card,
+            merchant=merchant,
+            terminal=self.pop.merchants["first_terminal"][merchant],
+            amount=amount,
+            channel=CH["atm"],
+            tx_type=TX["atm_withdrawal"],
             direction=0,
         )
 

@@ -62,19 +62,27 @@ class Bank(mesa.Agent):
     def add_card(self) -> None:
         self.card_blocked_at = np.append(self.card_blocked_at, NEVER)
 
-    def block_card(self, card: int, at: int, cause: str = "reported") -> None:
-        """Block a card from time `at` (seconds): its later rows are declined."""
+    def block_card(self, card: int, at: int, cause: str = "reported", notify: bool = True) -> None:
+        """Block a card from time `at` (seconds): its later rows are declined.
+
+        With `notify`, episodes using the card are interrupted (the caller may instead
+        interrupt once after blocking several items).
+        """
         if self.card_blocked_at[card] > at:
             self.card_blocked_at[card] = at
             self.block_causes[cause] += 1
-            self.model.fraud.blocked("card", card, cause)
+            if notify:
+                self.model.fraud.blocked({card}, set(), cause)
 
-    def freeze_account(self, account: int, at: int, cause: str = "reported") -> None:
+    def freeze_account(
+        self, account: int, at: int, cause: str = "reported", notify: bool = True
+    ) -> None:
         """Freeze an account from time `at`: its later debits are declined."""
         if self.account_frozen_at[account] > at:
             self.account_frozen_at[account] = at
             self.block_causes[cause] += 1
-            self.model.fraud.blocked("account", account, cause)
+            if notify:
+                self.model.fraud.blocked(set(), {account}, cause)
 
     # -- one-by-one authorisation (rows posted by typologies) ----------------------------------
 

@@ -89,6 +89,7 @@ class CardTargets(_Section):
     ticket_median_cnp: Positive
     ticket_sigma: Positive
     income_elasticity: NonNegative
+    refund_share: Share
     categories: list[Category] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -105,6 +106,7 @@ class AtmTargets(_Section):
     amount_median: Positive
     amount_sigma: Positive
     amount_step: Positive
+    cash_advances_per_credit_card_month: NonNegative
 
 
 class TransferTargets(_Section):

@@ -198,7 +198,12 @@ class Channels:
         return idx
 
     def open_account(
-        self, age: int, income: float, region: int | None = None, sex: str = "F"
+        self,
+        age: int,
+        income: float,
+        region: int | None = None,
+        sex: str = "F",
+        phone: str | None = None,
     ) -> tuple[int, int]:
         """Open a new customer with a checking account (synthetic identities, new mules).
 
@@ -252,7 +257,7 @@ class Channels:
                 "last_name": last,
                 "email": identity.emails(rng, first, last, pop.identity_tables),
                 "street_address": identity.street_addresses(rng, 1, pop.identity_tables),
-                "phone": identity.phone_numbers(rng, 1),
+                "phone": (identity.phone_numbers(rng, 1) if phone is None else np.array([phone])),
                 "city": pop.regions["name"][[region]],
             }
         )
@@ -327,6 +332,12 @@ class Channels:
         self.bank.add_card()
         pop.appended_cards.append(card)
         return card
+
+    def set_report_time(self, ep: Episode, at: int | None) -> None:
+        """Move when the bank learns of the episode (e.g. to after the victim's last payment);
+        None: never. Rows posted from now on carry the new time."""
+        ep.report_at = None if at is None else max(int(at), self.now)
+        self.world.fraud.schedule_report(ep)
 
     def set_limit(self, account: int, limit: float) -> None:
         """Change an account's overdraft or credit limit (major units, >= 0)."""

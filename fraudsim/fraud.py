@@ -16,6 +16,7 @@ from fraudsim import registry
 from fraudsim.agents.fraudster import Fraudster
 from fraudsim.channels import Channels, Outcome
 from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.export.schema import ROLES
 from fraudsim.ids import scramble
 from fraudsim.ledger import Batch
 from fraudsim.typologies.base import Episode, Typology, TypologyParams
@@ -57,6 +58,7 @@ class FraudEngine:
         self._episode_key = world.streams.key("ids", 7)
         self._by_card: dict[int, set[int]] = {}
         self._by_account: dict[int, set[int]] = {}
+        self._reporting: set[int] = set()
         cfg = world.config
         for i, (cls, params) in enumerate(resolve_typologies(cfg)):
             name = cfg.typologies[i].name
@@ -140,8 +142,7 @@ class FraudEngine:
             fraudster.episodes.append(ep.id)
         self.episodes.append(ep)
         ep.process = self.env.process(typ.process(ep))
-        if ep.report_at is not None:
-            self.env.process(self._report(ep))
+        self.schedule_report(ep)
         yield ep.process
 
     def _report_time(self, typ: Typology, start: int) -> int | None:
@@ -163,9 +164,20 @@ class FraudEngine:
         delay = min(delay, fraud.max_report_days * DAY)
         return int(start + max(delay, 600))
 
+    def schedule_report(self, ep: Episode) -> None:
+        """Start the report process of an episode (once) if it has a report time."""
+        if ep.report_at is not None and ep.index not in self._reporting:
+            self._reporting.add(ep.index)
+            self.env.process(self._report(ep))
+
     def _report(self, ep: Episode) -> Generator[simpy.Event, Any, None]:
-        assert ep.report_at is not None
-        yield self.env.timeout(max(ep.report_at - self.env.now, 0))
+        # A typology may move the report (e.g. to after the last payment): wait until it holds.
+        # Checked at least hourly, so a report moved earlier is honoured too.
+        while ep.report_at is not None and ep.report_at > self.env.now:
+            yield self.env.timeout(min(ep.report_at - self.env.now, HOUR))
+        self._reporting.discard(ep.index)
+        if ep.report_at is None:
+            return
         if ep.detected_at is None:
             ep.detected_at, ep.detected_by = ep.report_at, "report"
         if not self.world.config.bank.block_on_report or not ep.is_fraud:
@@ -204,16 +216,29 @@ class FraudEngine:
     # -- after settlement ----------------------------------------------------------------------
 
     def settled(self, rows: Batch) -> None:
-        """Add each episode's accepted (stolen) amounts once the day is settled."""
-        mask = rows["episode"] >= 0
+        """Add up each episode's loss once the day is settled.
+
+        The loss is what victims lost (their accepted debits). For schemes without victims it
+        is the money entering the scheme from outside (refunds, incoming proceeds) plus credit
+        drawn on credit accounts (bust-outs); onward moves between the scheme's own accounts
+        are not counted again.
+        """
+        mask = (rows["episode"] >= 0) & ~rows["is_declined"]
         if not mask.any():
             return
         by_id = {ep.id: ep for ep in self.episodes}
-        accepted = mask & ~rows["is_declined"]
-        ids, sums = np.unique(rows["episode"][accepted], return_inverse=False), None
-        for eid in ids.tolist():
-            sums = int(rows["amount"][accepted & (rows["episode"] == eid)].sum())
-            by_id[eid].stolen += sums
+        victim = rows["role"] == ROLES.index("victim")
+        credit_account = self.world.population.accounts["kind"][rows["account"]] == 2
+        entering = (rows["direction"] == 1) | ((rows["direction"] == 0) & credit_account)
+        for eid in np.unique(rows["episode"][mask]).tolist():
+            ep = by_id[eid]
+            mine = mask & (rows["episode"] == eid)
+            if ep.victims:
+                loss = rows["amount"][mine & victim & (rows["direction"] == 0)].sum()
+            else:
+                loss = rows["amount"][mine & entering].sum()
+            ep.stolen += int(loss)
+            ep.accepted += int(rows["amount"][mine].sum())
 
     def summary(self) -> dict[str, Any]:
         """Prevalence figures for the manifest."""

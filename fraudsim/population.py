@@ -111,7 +111,7 @@ class Population:
         """Fictitious, well-formed IBANs of the accounts."""
         assert self.streams is not None
         return identity.iban_numbers(
-            self.streams.generator("identities", 1), len(self.accounts["kind"]), country="DE"
+            self.streams.generator("identities", 1), self.n_initial_accounts, country="DE"
         )
 
     @cached_property

@@ -132,6 +132,7 @@ class LegitTraffic:
             + n
             * (
                 p.transfers.p2p_per_customer_month
+                + p.transfers.incoming_p2p_per_customer_month
                 + p.transfers.bills_per_customer
                 + 1.0
                 + p.transfers.rent_share_of_customers
@@ -172,6 +173,7 @@ class LegitTraffic:
             purchases,
             self._refunds(extra, purchases),
             self._cash_advances(extra, info, base),
+            self._incoming_transfers(extra, info, base),
             self._atm(rng, info, base),
             self._incoming(rng, info, base, paid_on),
             self._bills_and_rent(rng, info, base, paid_on),
@@ -322,6 +324,33 @@ class LegitTraffic:
             channel=CH["atm"],
             tx_type=TX["atm_withdrawal"],
             direction=0,
+        )
+
+    def _incoming_transfers(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        """Transfers from people outside the bank (family, friends, sales): the honest
+        counterpart of proceeds arriving in mule accounts."""
+        t = self.profile.transfers
+        rate = t.incoming_p2p_per_customer_month / DAYS_PER_MONTH
+        counts = rng.poisson(rate, len(self.cust["age"]))
+        payee = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        n = len(payee)
+        amount = np.maximum(
+            np.round(
+                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
+                * self.income_factor[payee]
+                * self.minor
+            ),
+            100,
+        )
+        return make_batch(
+            n,
+            t=self._times(rng, n, base),
+            customer=payee,
+            account=self.cust["checking_idx"][payee],
+            amount=amount,
+            channel=CH["online_banking"],
+            tx_type=TX["p2p_transfer"],
+            direction=1,
         )
 
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:

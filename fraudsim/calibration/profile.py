@@ -113,6 +113,7 @@ class TransferTargets(_Section):
     """Account-to-account money movements."""
 
     p2p_per_customer_month: NonNegative
+    incoming_p2p_per_customer_month: NonNegative
     p2p_amount_median: Positive
     p2p_amount_sigma: Positive
     bills_per_customer: int = Field(ge=0, le=20)

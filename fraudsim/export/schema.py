@@ -197,7 +197,9 @@ def episode_columns(tz: str = "UTC") -> list[Column]:
         Column("end", _ts(tz), "episode end; null if still running at the end", True),
         Column("rows", pl.Int64, "transactions caused"),
         Column("amount_attempted", pl.Float64, "sum of attempted amounts, major units"),
-        Column("amount_stolen", pl.Float64, "sum of accepted amounts, major units"),
+        Column("amount_stolen", pl.Float64,
+               "loss, major units: victims' accepted debits; without victims, money entering "
+               "the scheme (refunds, proceeds) and credit drawn"),
         Column("declines", pl.Int64, "declined attempts"),
         Column("interruptions", pl.Int64, "times the bank blocked it mid-way"),
         Column("adaptations", pl.Int64, "times the fraudster adapted and went on"),

@@ -30,9 +30,9 @@ class Shape:
 SHAPES: dict[str, Shape] = {
     # UK Finance Annual Fraud Report 2024 (2023 cases): average loss per APP case by type.
     "purchase": Shape(550.0, 1, 0, 2.0, 0.0, 0),
-    "romance": Shape(4_555.0, 6, 2, 14 * 24.0, 0.5, 10),
+    "romance": Shape(4_555.0, 6, 2, 14 * 24.0, 0.35, 10),
     "investment": Shape(10_000.0, 5, 2, 21 * 24.0, 0.3, 10),  # between 6,422 and 18,600
-    "impersonation": Shape(6_441.0, 3, 0, 1.0, 0.5, 10),
+    "impersonation": Shape(6_441.0, 3, 0, 1.0, 0.35, 10),
     "invoice": Shape(14_469.0, 1, 0, 0.5, 0.0, 0),
 }
 
@@ -77,6 +77,15 @@ class AppScam(Typology):
     default_rate_per_day = 0.2
     rows_per_episode = 4.0
     Params = AppScamParams
+
+    def __init__(self, params: TypologyParams, *args: Any, **kwargs: Any) -> None:
+        super().__init__(params, *args, **kwargs)
+        if isinstance(params, AppScamParams) and params.variant in ("romance", "investment"):
+            # Work-around: the engine draws the report delay from the episode start by
+            # report_kind. A victim strung along for weeks realises (and reports) far later
+            # than the 3-day scam median, so these variants take the 30-day median of "aml",
+            # the nearest delay on offer, until the engine takes a delay per episode.
+            self.report_kind = "aml"
 
     def setup(self) -> None:
         # Work-around: Population.ibans (a cached property) sizes itself on the accounts that
@@ -133,7 +142,8 @@ class AppScam(Typology):
     def _pick_payee(self, ep: Episode) -> dict[str, Any]:
         ch, rng = self.ch, self.rng
         if rng.random() < self._p().mule_share:
-            mule = int(ch.sample_customers(rng, 1, max_age=ch.world.profile.fraud.mule_max_age)[0])
+            pool = ch.sample_customers(rng, 2, max_age=ch.world.profile.fraud.mule_max_age)
+            mule = int(pool[0]) if int(pool[0]) != ep.state.get("victim") else int(pool[-1])
             payee = {"account": ch.checking(mule), "device": ch.device_of(mule), "role": "mule"}
         else:
             # A fraudster-owned account opened with a plausible identity.
@@ -190,8 +200,8 @@ class AppScam(Typology):
             plan.append({"t": start + int(t_back), "kind": "return", "amount": 0})
         plan.sort(key=lambda x: x["t"])
         ep.victims.add(victim)
+        ep.state["victim"] = victim
         ep.state.update(
-            victim=victim,
             account=ch.checking(victim),
             savings=int(ch.pop.customers["savings_idx"][victim]),
             device=ch.device_of(victim),

@@ -45,7 +45,8 @@ class Episode:
     end: int | None = None
     rows: int = 0
     attempted: int = 0  # minor units
-    stolen: int = 0  # minor units, accepted after settlement
+    stolen: int = 0  # minor units: the loss, after settlement (see FraudEngine.settled)
+    accepted: int = 0  # minor units: every accepted row of the episode, after settlement
     declines: int = 0
     interruptions: int = 0
     adaptations: int = 0

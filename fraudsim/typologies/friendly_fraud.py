@@ -12,6 +12,7 @@ from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
 
 if TYPE_CHECKING:
+    from fraudsim.channels import Channels
     from fraudsim.world import World
 
 DAY = 86_400
@@ -24,7 +25,7 @@ class FriendlyFraudParams(TypologyParams):
     categories: tuple[Category, ...] = Field(
         default=("electronics", "general_retail", "apparel", "travel"),
         min_length=1,
-        description="merchant categories of the disputed purchase (first available is used)",
+        description="merchant categories of the disputed purchase (one drawn per episode)",
     )
     amount_median: float = Field(
         default=90.0, gt=0, le=100_000, description="median disputed purchase, major units"
@@ -100,7 +101,7 @@ class FriendlyFraud(Typology):
                 merchant,
                 amount,
                 channel="cnp" if online else "pos",
-                device=ch.device_of(customer) if online else -1,
+                device=_own_device(ch, rng, customer) if online else -1,
                 role="none",
                 has_otp=True,  # the owner passes step-up with their own phone
             )
@@ -109,8 +110,8 @@ class FriendlyFraud(Typology):
             return
         # Chargeback: the issuer credits the disputed amount back some days after the dispute.
         yield ch.wait(ep.report_at + rng.exponential(p.chargeback_days * DAY) - ch.now)
-        if ep.stolen >= ep.state["paid"] and not ep.state.get("refunded"):
-            # ep.stolen counts settled amounts: no chargeback for a purchase the bank declined.
+        if ep.accepted >= ep.state["paid"] and not ep.state.get("refunded"):
+            # ep.accepted counts settled amounts: no chargeback for a purchase the bank declined.
             card = ep.state["card"]
             ch.credit(
                 ep,
@@ -120,14 +121,15 @@ class FriendlyFraud(Typology):
                 merchant=ep.state["merchant"],
                 card=card,
                 role="none",
-                channel="cnp" if ep.state["online"] else "pos",
+                channel="incoming",  # the issuer's credit, not a sale at the till
             )
             ep.state["refunded"] = True
 
     def _plan(self, ep: Episode, p: FriendlyFraudParams) -> None:
         """Choose the cardholder, their own card, a merchant, the amount and a daytime hour."""
         ch, rng = self.ch, self.rng
-        customer = int(ch.sample_customers(rng, 1)[0])
+        people = ch.sample_customers(rng, 5)
+        customer = next((int(c) for c in people if len(ch.cards_of(int(c)))), int(people[0]))
         cards = ch.cards_of(customer)
         usable = [int(c) for c in cards if ch.bank.card_blocked_at[c] > ch.now] or [
             int(c) for c in cards
@@ -173,3 +175,9 @@ def _daytime(world: World, rng: np.random.Generator, now: int) -> int:
     hour = int(rng.choice(24, p=weights))
     t = now - now % DAY + hour * HOUR + int(rng.integers(0, HOUR))
     return t if t > now else t + DAY
+
+
+def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
+    """One of the customer's own devices, drawn as honest traffic draws it."""
+    c = ch.pop.customers
+    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

@@ -12,6 +12,7 @@ from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
 
 if TYPE_CHECKING:
+    from fraudsim.channels import Channels
     from fraudsim.world import World
 
 DAY = 86_400
@@ -89,13 +90,15 @@ class RefundAbuse(Typology):
         while ep.state["step"] < len(plan):
             t, kind, mule, amount = plan[ep.state["step"]]
             yield ch.wait(t - ch.now)
-            if mule not in ep.state["dropped"]:
+            # A caught mule gets no more sales or refunds; it still tries to pass on money it
+            # holds, by transfer, unless its account is frozen.
+            if kind == "cash" and mule not in ep.state["frozen"]:
+                yield from self._cash_out(ep, p, mule, amount)
+            elif kind != "cash" and mule not in ep.state["dropped"]:
                 if kind == "sale":
                     self._sale(ep, mule, amount)
-                elif kind == "refund":
-                    self._refund(ep, mule, amount)
                 else:
-                    yield from self._cash_out(ep, p, mule, amount)
+                    self._refund(ep, mule, amount)
             ep.state["step"] += 1
 
     # -- planning ----------------------------------------------------------------------------
@@ -136,7 +139,8 @@ class RefundAbuse(Typology):
             # ATM or transfer per mule: a mule keeps to one habit unless the bank stops it
             route=["atm" if rng.random() < p.atm_share else "transfer" for _ in cards],
             received=[0] * len(cards),
-            dropped=[],
+            dropped=[],  # mules caught: no more refunds to them
+            frozen=[],  # mules whose account is frozen: nothing more at all
             plan=plan,
             step=0,
         )
@@ -154,7 +158,7 @@ class RefundAbuse(Typology):
             ep.state["merchant"],
             amount,
             channel="cnp",
-            device=ch.device_of(customer),
+            device=_own_device(ch, self.rng, customer),
             role="mule",
             has_otp=True,  # the mule is the cardholder
         )
@@ -199,7 +203,9 @@ class RefundAbuse(Typology):
             if left <= 0 or ep.state["route"][i] == "atm":
                 return
             amount = left
-        outcome = ch.transfer(ep, account, -1, amount, device=ch.device_of(customer), role="mule")
+        outcome = ch.transfer(
+            ep, account, -1, amount, device=_own_device(ch, rng, customer), role="mule"
+        )
         if outcome.approved:
             ep.state["received"][i] -= amount
 
@@ -208,28 +214,30 @@ class RefundAbuse(Typology):
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
         if outcome.reason not in _DEAD or "cards" not in ep.state:
             return
-        step = ep.state["plan"][min(ep.state["step"], len(ep.state["plan"]) - 1)]
-        i = step[2]
-        if outcome.reason == "account_frozen":
-            ep.state["dropped"].append(i)  # the account is gone: no more refunds to it
-        elif ep.state["route"][i] == "atm":
-            ep.state["route"][i] = "transfer"  # card stopped: wire the money out instead
-        else:
-            ep.state["dropped"].append(i)
+        i = ep.state["plan"][min(ep.state["step"], len(ep.state["plan"]) - 1)][2]
+        self._caught(ep, i, frozen=outcome.reason == "account_frozen")
         ep.adaptations += 1
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
-        # The bank blocked a mule card or froze an account while waiting: drop the mules it
-        # caught, carry on with the others.
+        # The bank blocked mule cards or froze accounts while waiting (the mules tell the
+        # organiser): drop the mules it caught, carry on with the others.
         ch = self.ch
         for i, card in enumerate(ep.state.get("cards", [])):
             account = int(ch.pop.cards["account_idx"][card])
-            if ch.bank.account_frozen_at[account] <= ch.now and i not in ep.state["dropped"]:
-                ep.state["dropped"].append(i)
+            if ch.bank.account_frozen_at[account] <= ch.now:
+                self._caught(ep, i, frozen=True)
             elif ch.bank.card_blocked_at[card] <= ch.now:
-                ep.state["route"][i] = "transfer"
+                self._caught(ep, i, frozen=False)
         alive = len(ep.state.get("dropped", [])) < len(ep.state.get("cards", []))
         return alive and ep.state.get("step", 0) < len(ep.state.get("plan", []))
+
+    def _caught(self, ep: Episode, i: int, frozen: bool) -> None:
+        """A mule's card stopped working: no more refunds; wire out what it holds instead."""
+        if i not in ep.state["dropped"]:
+            ep.state["dropped"].append(i)
+        ep.state["route"][i] = "transfer"
+        if frozen and i not in ep.state["frozen"]:
+            ep.state["frozen"].append(i)
 
 
 def _debit_card(world: World, customer: int, rng: np.random.Generator) -> int:
@@ -248,3 +256,9 @@ def _daytime(world: World, rng: np.random.Generator, t: int) -> int:
     hour = int(rng.choice(24, p=weights))
     out = t - t % DAY + hour * HOUR + int(rng.integers(0, HOUR))
     return out if out > t else out + DAY
+
+
+def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
+    """One of the customer's own devices, drawn as honest traffic draws it."""
+    c = ch.pop.customers
+    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

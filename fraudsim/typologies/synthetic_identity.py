@@ -86,8 +86,8 @@ class SyntheticIdentity(Typology):
 
     def expected_rows(self) -> float:
         p = self._p()
-        nurture = p.nurture_days * (p.purchases_per_day + 1 / 7) + 2
-        return p.identities * (nurture + 8)
+        # nurture purchases and pay-ins, a repayment or two, then about five cash-out rows
+        return p.identities * (p.nurture_days * (p.purchases_per_day + 1 / 7) + 6)
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -167,13 +167,17 @@ class SyntheticIdentity(Typology):
         ep.accounts.add(acct)
         ch.event(ep, cust, "login", device=who["device"], account=acct)
         now, end = ch.now, st["cash_out_at"]
-        # Pay-ins about weekly, the first within hours of opening.
-        t = now + rng.uniform(1, 12) * HOUR
-        while t < end:
-            self._push(ep, t, "pay_in", k)
-            t += rng.uniform(5, 9) * DAY
-        n_buys = int(rng.poisson(p.purchases_per_day * (end - now) / DAY))
-        for t in np.sort(rng.uniform(now + 2 * HOUR, end, n_buys)).tolist():
+        # Pay-ins from a made-up employer, weekly or fortnightly, in the early-morning window
+        # when payrolls land; the first the day after opening.
+        day = now // DAY + 1
+        first_pay_in = day * DAY + rng.uniform(2, 5) * HOUR
+        every = int(rng.choice([7, 14]))
+        while day * DAY < end:
+            self._push(ep, day * DAY + rng.uniform(2, 5) * HOUR, "pay_in", k)
+            day += every
+        # Everyday purchases once there is money in, at least a couple of them.
+        n_buys = max(int(rng.poisson(p.purchases_per_day * (end - now) / DAY)), 2)
+        for t in np.sort(rng.uniform(first_pay_in + HOUR, end, n_buys)).tolist():
             self._push(ep, t, "buy", k)
         if who["route"] == "bust_out":
             span = end - now
@@ -237,8 +241,8 @@ class SyntheticIdentity(Typology):
         """Pay the card back in full and on time: the good record the bust-out exploits."""
         ch, who = self.ch, ep.state["ids"][item["who"]]
         amount = min(who["owed"], who["balance"])
-        if amount <= 0:
-            return
+        if amount <= 0 or ch.now >= ep.state["cash_out_at"]:
+            return  # (no more repayments once the bust-out has begun)
         out = ch.transfer(
             ep,
             who["acct"],
@@ -305,9 +309,11 @@ class SyntheticIdentity(Typology):
             if out.approved:
                 who["owed"] += out.amount
             self._push(ep, ch.now + gap, "bust", item["who"])
-        elif who["balance"] > 10 * minor:
-            ch.transfer(ep, who["acct"], -1, who["balance"], device=who["device"], role=who["role"])
-            who["balance"] = 0
+        elif who["balance"] > 20 * minor:
+            # Card maxed out: empty the checking account too (bar some small change).
+            amount = who["balance"] - int(rng.uniform(1, 20) * minor)
+            ch.transfer(ep, who["acct"], -1, amount, device=who["device"], role=who["role"])
+            who["balance"] -= amount
 
     def _proceeds(self, ep: Episode, item: dict[str, Any]) -> None:
         """Fraud proceeds land on the mule identity, in one to three pay-ins."""

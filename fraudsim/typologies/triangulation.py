@@ -12,6 +12,7 @@ from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
 
 if TYPE_CHECKING:
+    from fraudsim.channels import Channels
     from fraudsim.world import World
 
 DAY = 86_400
@@ -34,6 +35,9 @@ class TriangulationParams(TypologyParams):
     order_sigma: float = Field(default=0.6, ge=0, le=3, description="lognormal spread of orders")
     stolen_cards: int = Field(
         default=4, ge=1, le=500, description="stolen cards available to fill the orders"
+    )
+    card_refills: int = Field(
+        default=2, ge=0, le=50, description="times the fraudster buys a fresh batch of cards"
     )
     real_merchants: int = Field(
         default=2, ge=1, le=20, description="real merchants where the orders are filled"
@@ -107,8 +111,7 @@ class Triangulation(Typology):
     def _setup(self, ep: Episode, p: TriangulationParams) -> None:
         ch, rng = self.ch, self.rng
         minor = ch.world.profile.minor_per_major
-        people = ch.sample_customers(rng, p.orders + p.stolen_cards)
-        buyers, owners = people[: p.orders], people[p.orders :]
+        buyers = ch.sample_customers(rng, p.orders)
         try:
             real = ch.merchants(rng, p.real_merchants, online=True, category=p.category)
         except ValueError:  # no such online shop in a tiny world: any online shop
@@ -126,7 +129,6 @@ class Triangulation(Typology):
         ep.state.update(
             storefront=ch.open_merchant(p.category, online=True),
             buyers=[int(b) for b in buyers],
-            stolen=[int(rng.choice(ch.cards_of(int(o)))) for o in owners],
             real=[int(m) for m in real],
             device=ch.new_device(),
             amounts=[
@@ -140,6 +142,7 @@ class Triangulation(Typology):
             burnt=[],  # indices of stolen cards that stopped working
             split=False,
         )
+        ep.state["stolen"] = self._stolen_cards(ep, p.stolen_cards)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -157,7 +160,7 @@ class Triangulation(Typology):
             ep.state["storefront"],
             ep.state["amounts"][i],
             channel="cnp",
-            device=ch.device_of(buyer),
+            device=_own_device(ch, self.rng, buyer),
             role="victim",
             has_otp=True,
         )
@@ -255,17 +258,33 @@ class Triangulation(Typology):
             ep.adaptations += 1
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
-        # The report blocked every stolen card used so far: drop them, go on with the unused
-        # ones while orders remain.
+        # The report blocked every stolen card used so far: drop them and go on with unused
+        # ones while orders remain, buying a fresh batch of card data if none is left.
+        p = self.params
+        assert isinstance(p, TriangulationParams)
         stolen: list[int] = ep.state.get("stolen", [])
+        burnt: list[int] = ep.state.get("burnt", [])
         for i, card in enumerate(stolen):
-            if card in ep.cards and i not in ep.state["burnt"]:
-                ep.state["burnt"].append(i)
-        if len(ep.state.get("burnt", [])) >= len(stolen):
+            if card in ep.cards and i not in burnt:
+                burnt.append(i)
+        if ep.state.get("step", 0) >= len(ep.state.get("plan", [])):
             return False
-        if ep.state["card"] in ep.state["burnt"]:
+        if len(burnt) >= len(stolen):
+            if ep.state.get("refills", 0) >= p.card_refills:
+                return False
+            ep.state["refills"] = ep.state.get("refills", 0) + 1
+            stolen.extend(self._stolen_cards(ep, p.stolen_cards))
+        if ep.state["card"] in burnt:
             self._next_card(ep)
-        return ep.state.get("step", 0) < len(ep.state.get("plan", []))
+        return True
+
+    def _stolen_cards(self, ep: Episode, n: int) -> list[int]:
+        """Card data of `n` more people, none of them a buyer of this storefront."""
+        ch, rng = self.ch, self.rng
+        taken = set(ep.state.get("buyers", []))
+        taken |= {int(ch.pop.cards["customer_idx"][c]) for c in ep.state.get("stolen", [])}
+        people = [int(c) for c in ch.sample_customers(rng, n + len(taken)) if int(c) not in taken]
+        return [int(rng.choice(ch.cards_of(c))) for c in people[:n] if len(ch.cards_of(c))]
 
 
 def _daytime(world: World, rng: np.random.Generator, t: int) -> int:
@@ -274,3 +293,9 @@ def _daytime(world: World, rng: np.random.Generator, t: int) -> int:
     hour = int(rng.choice(24, p=weights))
     out = t - t % DAY + hour * HOUR + int(rng.integers(0, HOUR))
     return out if out > t else out + DAY
+
+
+def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
+    """One of the customer's own devices, drawn as honest traffic draws it."""
+    c = ch.pop.customers
+    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

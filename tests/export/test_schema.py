@@ -210,12 +210,17 @@ def test_nullable_ids_follow_channel(dataset: Dataset) -> None:
     cnp = purchases.filter(pl.col("channel") == "cnp")
     assert pos["terminal_id"].null_count() == 0 and pos["device_id"].null_count() == pos.height
     assert cnp["device_id"].null_count() == 0 and cnp["terminal_id"].null_count() == cnp.height
-    transfers = tx.filter(pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES)))
+    internal = pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES)) & (
+        pl.col("direction") == "debit")
+    transfers = tx.filter(internal)
     assert transfers.height > 0
     assert transfers["counterparty_account_id"].null_count() == 0
     assert transfers["card_id"].null_count() == transfers.height
-    others = tx.filter(~pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES)))
+    # Transfers received from other banks are credits without a counterparty account here.
+    others = tx.filter(~internal)
     assert others["counterparty_account_id"].null_count() == others.height
+    incoming = tx.filter((pl.col("tx_type") == "p2p_transfer") & (pl.col("direction") == "credit"))
+    assert incoming.height > 0
 
 
 def test_income_rows_are_credits(dataset: Dataset) -> None:
@@ -225,7 +230,9 @@ def test_income_rows_are_credits(dataset: Dataset) -> None:
     assert (income["direction"] == "credit").all()
     credits = ["salary", "pension", "refund"]
     assert (tx.filter(pl.col("tx_type") == "refund")["direction"] == "credit").all()
-    assert (tx.filter(~pl.col("tx_type").is_in(credits))["direction"] == "debit").all()
+    # p2p transfers are debits, or credits when they come from another bank
+    rest = tx.filter(~pl.col("tx_type").is_in([*credits, "p2p_transfer"]))
+    assert (rest["direction"] == "debit").all()
 
 
 def test_foreign_keys_resolve(dataset: Dataset) -> None:

@@ -135,8 +135,13 @@ def test_investment_fake_returns_and_payable_amounts(run_typology):
 
 
 def test_report_stops_the_scam(run_typology):
+    # a purchase scam paid in instalments over days: the victim's report (median 3 days)
+    # usually comes before the last one
     ds = run_typology(
-        "app_scam.v1", params={"variant": "romance", "span_hours": 240}, episodes=6, days=14
+        "app_scam.v1",
+        params={"variant": "purchase", "payments": 6, "span_hours": 240},
+        episodes=6,
+        days=14,
     )
     tx = _check_labels(ds, "app_scam.v1")
     stopped = 0

@@ -42,13 +42,21 @@ def test_friendly_fraud_is_a_disputed_own_purchase():
     # The card is the buyer's own; an online purchase comes from the buyer's own device.
     own = buys.join(ds.cards.select("card_id", pl.col("customer_id").alias("owner")), on="card_id")
     assert own.height == 8 and (own["owner"] == own["customer_id"]).all()
-    honest = ds.transactions.filter(pl.col("episode_id").is_null())
-    for row in buys.filter(pl.col("channel") == "cnp").iter_rows(named=True):
-        devices = honest.filter(
-            (pl.col("customer_id") == row["customer_id"]) & pl.col("device_id").is_not_null()
-        )["device_id"]
-        if devices.len():
-            assert row["device_id"] in devices.to_list()
+    honest = pl.concat(
+        [
+            ds.transactions.filter(pl.col("episode_id").is_null()).select(
+                "customer_id", "device_id"
+            ),
+            ds.events.filter(pl.col("episode_id").is_null()).select("customer_id", "device_id"),
+        ]
+    ).drop_nulls()
+    online = buys.filter(pl.col("channel") == "cnp")
+    seen = 0
+    for row in online.iter_rows(named=True):
+        users = set(honest.filter(pl.col("device_id") == row["device_id"])["customer_id"].to_list())
+        assert users <= {row["customer_id"]}  # nobody else's device
+        seen += users == {row["customer_id"]}
+    assert online.height >= 4 and seen >= online.height / 2  # a device they use day to day
     # A dispute is not a fraud report: the card is never blocked.
     cards = buys["card_id"].to_list()
     blocked = ds.transactions.filter(
@@ -72,6 +80,10 @@ def test_friendly_fraud_chargeback_returns_the_amount():
     refunds = tx.filter(pl.col("tx_type") == "refund")
     settled = tx.filter((pl.col("tx_type") == "purchase") & ~pl.col("is_declined"))
     assert refunds.height == settled.height >= 3
+    # The engine's report process used the report time the episode pushed past the purchase.
+    detected = ds.episodes.filter(pl.col("detected"))
+    assert detected.height >= 3
+    assert (detected["detected_at"] == detected["reported_at"]).all()
     for row in refunds.iter_rows(named=True):
         buy = settled.filter(pl.col("episode_id") == row["episode_id"]).row(0, named=True)
         assert row["direction"] == "credit" and row["card_id"] == buy["card_id"]

@@ -65,7 +65,8 @@ def test_each_order_is_filled_by_a_stolen_card_within_hours():
         assert fills["device_id"].n_unique() == 1 and fills["merchant_id"].n_unique() <= 2
         assert set(fills["channel"].to_list()) == {"cnp"}
         used = [False] * fills.height
-        for order in orders.filter(~pl.col("is_declined")).iter_rows(named=True):
+        authorised = ~pl.col("is_declined") | (pl.col("decline_reason") == "insufficient_funds")
+        for order in orders.filter(authorised).iter_rows(named=True):
             match = None
             for j, fill in enumerate(fills.iter_rows(named=True)):
                 hours = (fill["timestamp"] - order["timestamp"]).total_seconds() / 3600
@@ -86,8 +87,11 @@ def test_fills_split_under_step_up_after_a_failure():
     assert ds.episodes["adaptations"].sum() >= 1
     for episode_id in ds.episodes["episode_id"].to_list():
         orders, fills = _split(ds, episode_id)
-        paid = orders.filter(~pl.col("is_declined"))["amount"].sum()
-        ok = fills.filter(~pl.col("is_declined"))
+        # What the authorisation let through (the fraudster does not see end-of-day
+        # settlement, where an empty account declines the row for insufficient funds).
+        authorised = ~pl.col("is_declined") | (pl.col("decline_reason") == "insufficient_funds")
+        paid = orders.filter(authorised)["amount"].sum()
+        ok = fills.filter(authorised)
         assert 0.9 * paid <= ok["amount"].sum() <= 1.25 * paid
         assert (ok["amount"] <= threshold).mean() >= 0.9  # split under step-up
         failed = fills.filter(pl.col("decline_reason") == "step_up_failed")

@@ -72,7 +72,7 @@ class BinAttack(Typology):
         from its side the attack is a walk over neighbouring PANs of its own cards.
         """
         pans = self.ch.pop.card_details["pan"]  # initial cards only: index = card idx
-        bins = np.array([p[:6] for p in pans.tolist()])
+        bins = pans.astype("U6")  # the 6-digit BIN (a narrower string dtype truncates)
         values, counts = np.unique(bins, return_counts=True)
         chosen = values[self.rng.choice(len(values), p=counts / counts.sum())]
         members = np.flatnonzero(bins == chosen)

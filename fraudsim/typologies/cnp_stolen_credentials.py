@@ -87,7 +87,8 @@ class CnpStolenCredentials(Typology):
 
     def _usual_ticket(self, customer: int) -> float:
         """The owner's typical card ticket (major units), as their spending history shows it:
-        the profile's online median scaled by income like honest traffic's tickets."""
+        the larger of the profile's store and online medians, scaled by income like honest
+        traffic's tickets (a fraudster sizes purchases to what the card usually carries)."""
         profile = self.ch.world.profile
         income = float(self.ch.pop.customers["income"][customer])
         factor = (income / profile.population.annual_income_median) ** (
@@ -129,6 +130,8 @@ class CnpStolenCredentials(Typology):
                 basket=[],
             )
             ep.victims.add(victim)
+            # The leaked card is the episode's from the start: a report blocks it even unused.
+            ep.cards.add(card)
         while s["done"] < p.purchases:
             if not s["basket"]:
                 if not s["retry"]:
@@ -139,6 +142,8 @@ class CnpStolenCredentials(Typology):
             outcome = ch.card_payment(
                 ep, s["card"], s["shop"], s["basket"][0], channel="cnp", device=s["device"]
             )
+            if outcome.reason in ("card_blocked", "account_frozen"):
+                return  # the owner has had the card blocked: these credentials are dead
             if (
                 not outcome.approved
                 and outcome.reason == "step_up_failed"
@@ -176,7 +181,7 @@ class CnpStolenCredentials(Typology):
         if outcome.reason != "step_up_failed" or "card" not in s:
             return
         threshold = self.ch.bank.sca_threshold
-        if outcome.amount > threshold and (s["cap"] is None or s["cap"] > threshold):
+        if outcome.amount > threshold:
             # Step-up on a large ticket: keep later tickets under the threshold.
             s["cap"] = threshold
         else:

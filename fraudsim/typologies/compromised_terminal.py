@@ -58,7 +58,7 @@ class CompromisedTerminal(Typology):
     )
     report_kind = "card"
     default_rate_per_day = 0.05
-    rows_per_episode = 25.0
+    rows_per_episode = 50.0
     Params = CompromisedTerminalParams
     compromised: list[int]  # merchant idx with a skimmer or breach (from setup)
     episodes_started: int
@@ -66,8 +66,9 @@ class CompromisedTerminal(Typology):
     def expected_rows(self) -> float:
         p = self.params
         assert isinstance(p, CompromisedTerminalParams)
-        # A busy shop sees ~10-15 cards a day (choice); each card is used 1..uses_per_card.
-        cards = min(p.max_cards, max(1.0, p.share * 12.0 * p.window_days))
+        # A busy shop (drawn by size) sees ~40 cards a day (measured in small worlds); each
+        # defrauded card is used 1..uses_per_card times.
+        cards = min(p.max_cards, max(1.0, p.share * 40.0 * p.window_days))
         return cards * (1 + p.uses_per_card) / 2
 
     # -- setup: where the skimmers sit -------------------------------------------------------
@@ -95,7 +96,8 @@ class CompromisedTerminal(Typology):
             # Harvested data is read once the window's last day is settled (and recorded),
             # then sold or cloned: cash-out starts days later.
             settled = (window_end // DAY + 1) * DAY + HOUR
-            cash_out = max(settled, window_end + int(rng.exponential(p.delay_days * DAY)))
+            delay = p.delay_days * DAY * rng.gamma(2.0, 0.5)  # mean delay_days, rarely ~0
+            cash_out = max(settled, window_end + int(delay))
             s.update(
                 merchant=merchant,
                 window=(ep.start, window_end),

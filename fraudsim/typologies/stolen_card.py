@@ -81,19 +81,30 @@ class StolenCard(Typology):
         return int(self.rng.choice(cards))
 
     def _store(self, region: int, categories: tuple[str, ...], avoid: list[int]) -> int:
-        """A physical store near the victim, preferring the categories, new to this spree."""
-        for where in self._regions_near(region):
-            for category in (*self.rng.permutation(categories).tolist(), None):
-                try:
-                    picks = self.ch.merchants(
-                        self.rng, 8, online=False, category=category, region=where
-                    )
-                except ValueError:
-                    continue
-                fresh = [int(m) for m in picks if int(m) not in avoid]
-                if fresh:
-                    return fresh[0]
-        return int(self.ch.merchants(self.rng, 1, online=False)[0])
+        """A physical store near the victim, preferring the categories, new to this spree.
+
+        Reads the merchant table directly (drawn by size like `ch.merchants`) so that small
+        shops are found too: tiny worlds have regions with a handful of shops.
+        """
+        pop = self.ch.pop
+        m = pop.merchants
+        shop = ~m["online"] & ~np.isin(
+            m["category"],
+            [pop.categories.index(c) for c in ("atm", "utilities", "telecom", "insurance")],
+        )
+        fresh = shop & ~np.isin(np.arange(len(shop)), avoid)
+        wanted = np.isin(m["category"], [pop.categories.index(c) for c in categories])
+        near = self._regions_near(region)
+        # Fresh wanted shops at home, any fresh shop at home, then the same in the neighbours;
+        # a shop already visited before going far.
+        masks = [fresh & wanted, fresh]
+        tiers = [(mask, [r]) for r in near for mask in masks] + [(shop, near), (shop, None)]
+        for mask, regions in tiers:
+            pool = np.flatnonzero(mask if regions is None else mask & np.isin(m["region"], regions))
+            if len(pool):
+                w = m["size"][pool]
+                return int(self.rng.choice(pool, p=w / w.sum()))
+        raise ValueError("the world has no physical shop")
 
     def _regions_near(self, region: int) -> list[int]:
         """The victim's region, then the two nearest (small worlds have regions without shops)."""
@@ -108,7 +119,8 @@ class StolenCard(Typology):
         assert isinstance(p, StolenCardParams)
         ch, rng, s = self.ch, self.rng, ep.state
         if "card" not in s:
-            victim = int(ch.sample_customers(rng, 1)[0])
+            holders = [int(c) for c in ch.sample_customers(rng, 20) if len(ch.cards_of(int(c)))]
+            victim = holders[0]
             s.update(
                 victim=victim,
                 card=self._card_of(victim),
@@ -150,7 +162,9 @@ class StolenCard(Typology):
                     p.contactless_limit,
                 )
             s["done"] += 1
-            ch.card_payment(ep, card, store, round(amount * minor), channel="pos")
+            outcome = ch.card_payment(ep, card, store, round(amount * minor), channel="pos")
+            if outcome.reason in ("card_blocked", "account_frozen"):
+                return  # the terminal says the card is blocked: the thief drops it
             yield ch.wait(rng.exponential(p.minutes_between * 60))
 
     # -- adaptation --------------------------------------------------------------------------

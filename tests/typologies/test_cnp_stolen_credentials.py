@@ -10,19 +10,19 @@ NAME = "cnp_stolen_credentials.v1"
 
 
 def _run(**bank: float) -> Dataset:
-    """8 episodes starting in the first 3 days of a 14-day world, each spread over 10 days."""
+    """10 episodes starting in the first 3 days of a 14-day world, each spread over 10 days."""
     config = validate_scenario(
         {
             "name": "cnp_stolen_credentials_test",
             "seed": 7,
             "days": 14,
-            "population": {"customers": 1500},
+            "population": {"customers": 2000},
             "bank": bank,
             "typologies": [
                 {
                     "name": NAME,
                     "params": {"days": 10},
-                    "schedule": {"episodes": 8, "end_day": 3},
+                    "schedule": {"episodes": 10, "end_day": 3},
                 }
             ],
         },
@@ -38,11 +38,13 @@ def test_cnp_stolen_credentials_interleaved_and_inflated():
     ds = _run(sca_threshold=5000.0)
     tx = ds.transactions
     fraud = tx.filter(pl.col("fraud_type") == NAME)
-    assert ds.episodes.height == 8
-    interleaved, ratios = 0, []
+    assert ds.episodes.height == 10
+    used, interleaved, ratios, gaps = 0, 0, [], []
     for ep in ds.episodes.iter_rows(named=True):
         rows = fraud.filter(pl.col("episode_id") == ep["episode_id"]).sort("timestamp")
-        assert rows.height >= 1
+        if rows.height == 0:
+            continue  # the owner reported the card before it was used
+        used += 1
         assert rows["card_id"].n_unique() == 1
         assert (rows["channel"] == "cnp").all() and rows["terminal_id"].is_null().all()
         # bought from a new device, never the owner's
@@ -51,17 +53,20 @@ def test_cnp_stolen_credentials_interleaved_and_inflated():
         )["device_id"].drop_nulls()
         assert not rows["device_id"].is_in(own_devices.to_list()).any()
         honest = tx.filter((pl.col("card_id") == rows["card_id"][0]) & ~pl.col("is_fraud"))
-        assert honest.height >= 1  # the owner keeps using the card
-        during = honest.filter(pl.col("timestamp").is_between(ep["start"], ep["end"]))
+        end = ep["end"] or tx["timestamp"].max()  # episodes may outlive the world
+        during = honest.filter(pl.col("timestamp").is_between(ep["start"], end))
         interleaved += during.height > 0
         if honest.height >= 3:
-            assert rows["amount"].median() > honest["amount"].median()
             ratios.append(rows["amount"].median() / honest["amount"].median())
-        if rows.height >= 3:  # spread over days, not a burst
-            span = (rows["timestamp"].max() - rows["timestamp"].min()).total_seconds()
-            assert span > 86_400
-    assert interleaved >= 5  # the owner's honest rows fall inside most fraud periods
-    assert sorted(ratios)[len(ratios) // 2] >= 2.5  # inflated well above the usual ticket
+        gaps += rows["timestamp"].diff().dt.total_seconds().drop_nulls().to_list()
+    # the owner keeps using the card: honest rows fall inside the fraud period of many episodes
+    assert used >= 6 and interleaved >= 0.6 * used
+    # inflated above the owner's usual ticket (honest medians of a few rows are noisy)
+    assert len(ratios) >= 5
+    assert sum(r > 1 for r in ratios) >= 0.75 * len(ratios)
+    assert sorted(ratios)[len(ratios) // 2] >= 2.5
+    # spread over days, not a burst
+    assert sorted(gaps)[len(gaps) // 2] > 6 * 3_600
     assert fraud["is_fraud"].all() and fraud["episode_id"].null_count() == 0
     assert set(fraud["account_role"].unique().to_list()) == {"victim"}
     assert ds.episodes["rows"].sum() == fraud.height

@@ -9,22 +9,26 @@ def test_stolen_card_spree_shape(run_typology):
     fraud = tx.filter(pl.col("fraud_type") == "stolen_card.v1")
     stores = ds.merchants.filter(~pl.col("online") & (pl.col("category") != "atm"))
     home = ds.customers.select("customer_id", "region")
-    centres = ds.customers.group_by("region").agg(pl.col("home_lat", "home_lon").first())
+    centres = ds.customers.group_by("region").agg(pl.col("home_lat", "home_lon").mean())
 
-    def nearest_regions(region: int, k: int = 3) -> list[int]:
+    def nearest_regions(region: int, k: int = 4) -> list[int]:
         here = centres.filter(pl.col("region") == region)
         lat, lon = here["home_lat"][0], here["home_lon"][0]
         dist = (pl.col("home_lat") - lat) ** 2 + (pl.col("home_lon") - lon) ** 2
         return centres.sort(dist)["region"].head(k).to_list()
 
     assert ds.episodes.height == 8
+    sprees, several, ratios = 0, 0, []
     for episode_id in ds.episodes["episode_id"].to_list():
         rows = fraud.filter(pl.col("episode_id") == episode_id).sort("timestamp")
-        assert rows.height >= 2
+        if rows.height == 0:
+            continue  # stolen on the last night, or blocked before the first shop opened
         # one physical card of one victim, card-present only, several different stores
         assert rows["card_id"].n_unique() == 1 and rows["customer_id"].n_unique() == 1
         assert (rows["channel"] == "pos").all() and rows["terminal_id"].null_count() == 0
-        assert rows["merchant_id"].n_unique() >= 2
+        if rows.height >= 3:
+            sprees += 1
+            several += rows["merchant_id"].n_unique() >= 2
         # within hours
         span = (rows["timestamp"].max() - rows["timestamp"].min()).total_seconds() / 3600
         assert span <= 8
@@ -33,11 +37,12 @@ def test_stolen_card_spree_shape(run_typology):
         big = rows["amount"].slice(2)
         honest = tx.filter(
             (pl.col("customer_id") == rows["customer_id"][0])
-            & pl.col("card_id").is_not_null()
+            & (pl.col("tx_type") == "purchase")
             & ~pl.col("is_fraud")
         )["amount"]
-        if big.len() and honest.len():
-            assert big.median() > 3 * honest.median()
+        if big.len() and honest.len() >= 3:
+            assert big.median() > 2 * honest.median()
+            ratios.append(big.median() / honest.median())
         # blocked once reported: nothing goes through after the report
         reported = rows["reported_at"][0]
         if reported is not None:
@@ -45,13 +50,16 @@ def test_stolen_card_spree_shape(run_typology):
             after = rows.filter(pl.col("timestamp") > reported)
             assert (~after["is_declined"]).sum() == 0
         # stores near the victim: the home region first, neighbours when a tiny world's region
-        # runs out of shops
+        # runs out of shops (the three nearest; one more allowed for centres estimated from homes)
         region = home.filter(pl.col("customer_id") == rows["customer_id"][0])["region"][0]
         visited = stores.filter(pl.col("merchant_id").is_in(rows["merchant_id"].to_list()))
         assert set(visited["region"].to_list()) <= set(nearest_regions(region))
         if stores.filter(pl.col("region") == region).height:
             first = rows["merchant_id"][0]
             assert stores.filter(pl.col("merchant_id") == first)["region"][0] == region
+    # several stores (a tiny world's region may run out of shops: some repeats)
+    assert sprees >= 6 and several >= 0.75 * sprees
+    assert len(ratios) >= 3 and sorted(ratios)[len(ratios) // 2] > 4  # far above usual tickets
     # labels
     assert fraud["is_fraud"].all()
     assert set(fraud["account_role"].unique().to_list()) == {"victim"}

@@ -333,6 +333,10 @@ class Channels:
         pop.appended_cards.append(card)
         return card
 
+    def card_lost(self, card: int) -> None:
+        """The physical card leaves its owner now: the owner's own payments with it stop."""
+        self.bank.card_lost_at[card] = min(int(self.bank.card_lost_at[card]), self.now)
+
     def set_report_time(self, ep: Episode, at: int | None) -> None:
         """Move when the bank learns of the episode (e.g. to after the victim's last payment);
         None: never. Rows posted from now on carry the new time."""

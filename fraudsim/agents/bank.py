@@ -46,6 +46,7 @@ class Bank(mesa.Agent):
         self.floors = pop.accounts["floor"].copy()
         self.card_blocked_at = np.full(len(pop.cards["customer_idx"]), NEVER, np.int64)
         self.account_frozen_at = np.full(len(self.balances), NEVER, np.int64)
+        self.card_lost_at = np.full(len(self.card_blocked_at), NEVER, np.int64)
         self.block_causes: dict[str, int] = defaultdict(int)
         self.last_day: dict[str, float] = {}
         self._legit_card_times = np.zeros(0, np.int64)
@@ -61,6 +62,20 @@ class Bank(mesa.Agent):
 
     def add_card(self) -> None:
         self.card_blocked_at = np.append(self.card_blocked_at, NEVER)
+        self.card_lost_at = np.append(self.card_lost_at, NEVER)
+
+    def drop_lost_card_rows(self, rows: Batch) -> Batch:
+        """Honest rows paid with a card after its owner lost it never happen."""
+        card = rows["card"]
+        lost = (
+            (rows["episode"] < 0)
+            & (card >= 0)
+            & (rows["t"] >= self.card_lost_at[np.maximum(card, 0)])
+        )
+        if not lost.any():
+            return rows
+        keep = np.flatnonzero(~lost)
+        return {name: column[keep] for name, column in rows.items()}
 
     def block_card(self, card: int, at: int, cause: str = "reported", notify: bool = True) -> None:
         """Block a card from time `at` (seconds): its later rows are declined.

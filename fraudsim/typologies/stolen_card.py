@@ -129,8 +129,10 @@ class StolenCard(Typology):
                 stores=[],
                 amount_scale=1.0,
             )
-            # The card is in the thief's hands from now: a report blocks it even before use.
+            # The card is in the thief's hands from now: a report blocks it even before use,
+            # and its owner no longer pays with it.
             ep.cards.add(s["card"])
+            ch.card_lost(s["card"])
             ep.victims.add(victim)
             # Shops are shut at night: a card taken at night is first used at opening time,
             # and its owner (asleep too) misses it only from then on.

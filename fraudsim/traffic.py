@@ -297,34 +297,7 @@ class LegitTraffic:
     def _cash_advances(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         """Cash withdrawn on credit cards (cash advances), rarer than on debit cards."""
         rate = self.profile.atm.cash_advances_per_credit_card_month / DAYS_PER_MONTH
-        counts = rng.poisson(rate, len(self.credit_cards))
-        card = np.repeat(self.credit_cards, counts).astype(np.int32)
-        n = len(card)
-        customer = self.card_customer[card]
-        atm = self.profile.atm
-        step = atm.amount_step * self.minor
-        amount = np.maximum(
-            np.round(
-                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n) * self.minor / step
-            )
-            * step,
-            step,
-        )
-        bounds = self.pos_ranges[self.pop.categories.index("atm"), self.cust["region"][customer]]
-        merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
-        return make_batch(
-            n,
-            t=self._times(rng, n, base),
-            customer=customer,
-            account=self.card_account[card],
-            card=card,
-            merchant=merchant,
-            terminal=self.pop.merchants["first_terminal"][merchant],
-            amount=amount,
-            channel=CH["atm"],
-            tx_type=TX["atm_withdrawal"],
-            direction=0,
-        )
+        return self._cash(rng, self.credit_cards, rate, base)
 
     def _incoming_transfers(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         """Transfers from people outside the bank (family, friends, sales): the honest
@@ -361,29 +334,22 @@ class LegitTraffic:
 
     def _atm(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         atm = self.profile.atm
-        rate = (
-            atm.withdrawals_per_debit_card_month
-            / DAYS_PER_MONTH
-            * self.weekday_factor[info.weekday]
-        )
-        counts = rng.poisson(rate, len(self.debit_cards))
-        card = np.repeat(self.debit_cards, counts).astype(np.int32)
+        rate = atm.withdrawals_per_debit_card_month / DAYS_PER_MONTH
+        return self._cash(rng, self.debit_cards, rate * self.weekday_factor[info.weekday], base)
+
+    def _cash(self, rng: np.random.Generator, cards: np.ndarray, rate: float, base: int) -> Batch:
+        """Cash machine withdrawals by `cards` (each at `rate` a day) in the holder's region."""
+        atm = self.profile.atm
+        counts = rng.poisson(rate, len(cards))
+        card = np.repeat(cards, counts).astype(np.int32)
         n = len(card)
         customer = self.card_customer[card]
         step = atm.amount_step * self.minor
+        drawn = rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n)
         amount = np.maximum(
-            np.round(
-                rng.lognormal(np.log(atm.amount_median), atm.amount_sigma, n)
-                * self.income_factor[customer]
-                * self.minor
-                / step
-            )
-            * step,
-            step,
+            np.round(drawn * self.income_factor[customer] * self.minor / step) * step, step
         )
-        atm_cat = self.pop.categories.index("atm")
-        region = self.cust["region"][customer]
-        bounds = self.pos_ranges[atm_cat, region]
+        bounds = self.pos_ranges[self.pop.categories.index("atm"), self.cust["region"][customer]]
         merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
         return make_batch(
             n,

@@ -92,9 +92,6 @@ class _Graph(Typology):
         age = int(self.rng.integers(23, 60))
         income = float(self.rng.lognormal(np.log(38_000), 0.4))
         sex = "F" if self.rng.random() < 0.4 else "M"
-        # Workaround: Population.ibans is a lazy cached_property sized on the *current*
-        # account count; computing it before the first new account keeps it initial-only.
-        _ = self.ch.pop.ibans
         _, account = self.ch.open_account(age, income, sex=sex)
         ep.state["roles"][account] = "fraudster"
         ep.state.setdefault("used", set()).add(account)
@@ -123,7 +120,6 @@ class _Graph(Typology):
             holding={OUTSIDE: int(round(total * 100))},
             budget={},
             pace=1.0,
-            layers=layers,
         )
 
     def run(self, ep: Episode) -> Process:
@@ -173,24 +169,28 @@ class _Graph(Typology):
         st, bank = ep.state, self.ch.bank
         if "plan" not in st:
             return False
-        frozen = {a for a in st["roles"] if bank.account_frozen_at[a] <= self.ch.now}
+        ahead = [
+            edge
+            for s in range(st["stage"], len(st["plan"]))
+            for edge in st["plan"][s][(st["edge"] if s == st["stage"] else 0) :]
+        ]
+        now = self.ch.now
+        frozen = {a for e in ahead for a in e[:2] if a >= 0 and bank.account_frozen_at[a] <= now}
         if not frozen:
             return False
-        swap = {a: self._mules(ep, 1)[0] for a in sorted(frozen)}
-        for s in range(st["stage"], len(st["plan"])):
-            first = st["edge"] if s == st["stage"] else 0
-            for edge in st["plan"][s][first:]:
-                edge[0] = swap.get(edge[0], edge[0])
-                edge[1] = swap.get(edge[1], edge[1])
+        fresh = self._mules(ep, len(frozen))  # fewer if the pool of young customers runs dry
+        swap = dict(zip(sorted(frozen), fresh, strict=False))
+        for edge in ahead:
+            edge[0], edge[1] = swap.get(edge[0], edge[0]), swap.get(edge[1], edge[1])
         for a in swap:
             st["roles"].pop(a, None)
-        ep.adaptations += 1
         return True
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
         if outcome.reason == "account_frozen":
             # Route around the frozen account and slow down to look less hurried.
-            self._reroute(ep)
+            if self._reroute(ep):
+                ep.adaptations += 1
             ep.state["pace"] = min(ep.state.get("pace", 1.0) * 2, 16.0)
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:

@@ -35,7 +35,6 @@ def _device(ch: Any, account: int) -> int:
 def _open_own_account(typ: Typology, ep: Episode) -> int:
     """A launderer-controlled account (a new customer), with a debit card for cash-outs."""
     ch, rng = typ.ch, typ.rng
-    _ = ch.pop.ibans  # see laundering._Graph._hub: keep the lazy IBAN table initial-only
     age = int(rng.integers(21, 55))
     cust, account = ch.open_account(age, float(rng.lognormal(np.log(30_000), 0.4)))
     ch.issue_card(cust, kind="debit")

@@ -13,6 +13,7 @@ from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
 
 HOUR = 3_600
 DAY = 86_400
+_NOT_SHOPS = ("atm", "utilities", "telecom", "insurance")  # categories ch.merchants never picks
 
 
 class _Honest(Typology):
@@ -42,12 +43,19 @@ class _Honest(Typology):
         day = now - now % DAY + (DAY if hour >= lo else 0)
         return float(day + self.rng.integers(lo * HOUR, hi * HOUR) - now)
 
-    def _device(self, account: int) -> int:
-        return self.ch.device_of(int(self.ch.pop.accounts["customer_idx"][account]))
-
     def _pay(self, ep: Episode, src: int, dst: int, amount: int) -> Outcome:
         """An own-device transfer; dst -1 pays someone at another bank."""
-        return self.ch.transfer(ep, src, dst, amount, device=self._device(src), role="none")
+        device = self.ch.device_of(int(self.ch.pop.accounts["customer_idx"][src]))
+        return self.ch.transfer(ep, src, dst, amount, device=device, role="none")
+
+    def _funds(self, account: int, amount: int, days: int = 14) -> Process:
+        """Wait (a day at a time, at most `days`) until the account can pay `amount`: a
+        relative repays once the money is there, e.g. after payday."""
+        bank = self.ch.bank
+        for _ in range(days):
+            if bank.balances[account] - bank.floors[account] >= amount:
+                return
+            yield self.ch.wait(DAY)
 
     def _receive(self, ep: Episode, account: int, amount: int) -> Outcome:
         """A transfer arriving from someone at another bank."""
@@ -60,6 +68,17 @@ class _Honest(Typology):
         kinds = self.ch.pop.cards["kind"][cards]
         preferred = cards[kinds == (1 if prefer_credit else 0)]
         return int((preferred if len(preferred) else cards)[0])
+
+    def _afford(self, amount: float, min_age: int, credit: bool) -> tuple[int, int, int]:
+        """(customer, card, room): the first of a few customers whose card has room for
+        `amount` (minor units), else the roomiest: people spend when they can afford it."""
+        rooms = []
+        for c in self.ch.sample_customers(self.rng, 20, min_age=min_age).tolist():
+            card = self._card(int(c), prefer_credit=credit)
+            acct = int(self.ch.pop.cards["account_idx"][card])
+            rooms.append((int(self.ch.bank.balances[acct] - self.ch.bank.floors[acct]), c, card))
+        room, who, card = next((r for r in rooms if r[0] >= amount), max(rooms))
+        return int(who), card, room
 
     def _people(self, n: int, exclude: int, contacts_of: int | None = None) -> list[int]:
         """n distinct customers: the person's own contacts first, then others."""
@@ -85,13 +104,9 @@ class PayrollParams(TypologyParams):
     employees: int = Field(default=12, ge=2, le=500, description="staff paid in one run")
     salary: float = Field(default=2_400.0, gt=0, le=1e6, description="median net monthly pay")
     salary_sigma: float = Field(default=0.35, ge=0, le=2, description="lognormal sigma of pay")
-    revenue_payments: int = Field(
-        default=6, ge=0, le=200, description="client payments received before payroll"
-    )
+    revenue_payments: int = Field(default=6, ge=0, le=200, description="client payments first")
     revenue_days: float = Field(default=3.0, gt=0, le=30, description="days revenue arrives over")
-    outside_share: float = Field(
-        default=0.2, ge=0, le=1, description="share of staff banking elsewhere"
-    )
+    outside_share: float = Field(default=0.2, ge=0, le=1, description="staff banking elsewhere")
     spacing_minutes: float = Field(default=2.0, gt=0, le=120, description="mean gap in the batch")
 
 
@@ -139,13 +154,9 @@ class PayrollFanOut(_Honest):
 class BillSplitParams(TypologyParams):
     friends: int = Field(default=4, ge=1, le=20, description="friends who pay their share back")
     bill: float = Field(default=180.0, gt=0, le=1e5, description="median bill, major units")
-    online_share: float = Field(
-        default=0.3, ge=0, le=1, description="share of bills paid online (trips) vs in person"
-    )
+    online_share: float = Field(default=0.3, ge=0, le=1, description="bills paid online (trips)")
     hours: float = Field(default=20.0, gt=0, le=24 * 14, description="mean hours to pay back")
-    outside_share: float = Field(
-        default=0.25, ge=0, le=1, description="share of friends banking elsewhere"
-    )
+    outside_share: float = Field(default=0.25, ge=0, le=1, description="friends banking elsewhere")
 
 
 @register("bill_split_fan_in.v1")
@@ -179,15 +190,10 @@ class BillSplitFanIn(_Honest):
             category = "travel" if online else "restaurants"
             region = int(ch.pop.customers["region"][payer])
             merchant = self._merchant(category, online, None if online else region)
+            channel, bill = "cnp" if online else "pos", int(st["bill"] * 100)
+            device = ch.device_of(payer)  # the cardholder passes step-up: has_otp
             ch.card_payment(
-                ep,
-                self._card(payer),
-                merchant,
-                int(st["bill"] * 100),
-                channel="cnp" if online else "pos",
-                device=ch.device_of(payer),
-                role="none",
-                has_otp=True,  # the cardholder passes step-up
+                ep, self._card(payer), merchant, bill, channel, device, role="none", has_otp=True
             )
             st["paid"] = 1
         # Shares are rounded up to whole units, as friends do.
@@ -205,11 +211,10 @@ class BillSplitFanIn(_Honest):
 
 class FamilyParams(TypologyParams):
     amount: float = Field(default=800.0, gt=0, le=1e6, description="median sum lent")
-    hops: int = Field(
-        default=1, ge=1, le=4, description="relatives the money passes before coming back"
-    )
+    hops: int = Field(default=1, ge=1, le=4, description="relatives it passes before returning")
     return_days: float = Field(default=5.0, gt=0, le=90, description="mean days per hop")
     installments: int = Field(default=1, ge=1, le=6, description="repayments of the last hop")
+    patience_days: int = Field(default=14, ge=0, le=60, description="days waited for funds")
 
 
 @register("family_round_trip.v1")
@@ -224,14 +229,15 @@ class FamilyRoundTrip(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "chain" not in st:
-            parent = int(ch.sample_customers(rng, 1, min_age=40)[0])
-            family = self._people(p.hops, exclude=parent, contacts_of=parent)
             amount = max(round(rng.lognormal(np.log(p.amount), 0.6) / 50) * 50, 50)
+            parent, _, _ = self._afford(amount * 150, min_age=40, credit=False)  # can lend it
+            family = self._people(p.hops, exclude=parent, contacts_of=parent)
             st.update(chain=[ch.checking(c) for c in [parent, *family]], amount=amount * 100, hop=0)
         chain, amount = st["chain"], st["amount"]
         while st["hop"] < len(chain) - 1:
             src, dst = chain[st["hop"]], chain[st["hop"] + 1]
             st["hop"] += 1
+            yield from self._funds(src, amount, p.patience_days)
             yield ch.wait(self._until())
             self._pay(ep, src, dst, amount)
             yield ch.wait(rng.exponential(p.return_days * DAY))
@@ -240,6 +246,7 @@ class FamilyRoundTrip(_Honest):
         parts[-1] += amount - sum(parts)
         done = st.setdefault("repaid", 0)
         for part in parts[done:]:
+            yield from self._funds(chain[-1], part, p.patience_days)
             yield ch.wait(self._until())
             self._pay(ep, chain[-1], chain[0], part)
             st["repaid"] += 1
@@ -300,20 +307,21 @@ class HolidayAbroad(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "away" not in st:
-            traveller = int(ch.sample_customers(rng, 1, min_age=20)[0])
+            budget = p.days * (p.purchases_per_day * p.purchase + p.atm_per_day * p.cash) * 100
+            traveller, card, _ = self._afford(budget, min_age=20, credit=False)
             m, home = ch.pop.merchants, int(ch.pop.customers["region"][traveller])
-            shops = np.unique(m["region"][(~m["online"]) & (m["region"] >= 0)])
+            cats = [ch.pop.categories.index(c) for c in _NOT_SHOPS]
+            shop = ~m["online"] & (m["region"] >= 0) & ~np.isin(m["category"], cats)
+            shops = np.unique(m["region"][shop])
             away = [int(r) for r in shops if r != home]
-            st.update(
-                card=self._card(traveller),
-                away=int(rng.choice(away)) if away else home,
-                day=0,
-                day0=(ch.now // DAY + 1) * DAY,
-            )
+            where = int(rng.choice(away)) if away else home
+            st.update(card=card, away=where, day=0, day0=(ch.now // DAY + 1) * DAY)
         while st["day"] < p.days:
             day = st["day0"] + st["day"] * DAY
             st["day"] += 1
             n, k = int(rng.poisson(p.purchases_per_day)), int(rng.poisson(p.atm_per_day))
+            if st["day"] == 1 and p.atm_per_day > 0:
+                k = max(k, 1)  # local cash on arrival
             acts = sorted(
                 [(int(t), "pos") for t in rng.integers(9 * HOUR, 23 * HOUR, n)]
                 + [(int(t), "atm") for t in rng.integers(9 * HOUR, 21 * HOUR, k)]
@@ -399,13 +407,9 @@ class LargeOneOffPurchase(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "card" not in st:
-            who = int(ch.sample_customers(rng, 1, min_age=22)[0])
-            card = self._card(who, prefer_credit=True)
-            account = int(ch.pop.cards["account_idx"][card])
-            room = int(ch.bank.balances[account] - ch.bank.floors[account])
             amount = int(rng.lognormal(np.log(p.amount), p.sigma) * 100)
-            if room > 20_000:  # people buy what they can afford
-                amount = min(amount, int(room * rng.uniform(0.4, 0.9)))
+            who, card, room = self._afford(amount * 1.2, min_age=22, credit=True)
+            amount = min(amount, int(room * 0.9)) if room > 0 else amount
             online = bool(rng.random() < p.online_share)
             category = p.category or str(rng.choice(["electronics", "travel"]))
             st.update(who=who, card=card, amount=amount, online=online, category=category, tries=0)
@@ -417,16 +421,11 @@ class LargeOneOffPurchase(_Honest):
                 st["category"], online, None if online else int(ch.pop.customers["region"][who])
             )
             if online:
-                ch.event(ep, who, "login", device=ch.device_of(who))  # approves in the app
-            outcome = ch.card_payment(
-                ep,
-                st["card"],
-                merchant,
-                st["amount"],
-                channel="cnp" if online else "pos",
-                device=ch.device_of(who),
-                role="none",
-                has_otp=True,  # the real cardholder passes step-up
+                # The cardholder approves the payment in the banking app.
+                ch.event(ep, who, "login", device=ch.device_of(who), account=ch.checking(who))
+            channel, device = "cnp" if online else "pos", ch.device_of(who)
+            outcome = ch.card_payment(  # the real cardholder passes step-up: has_otp
+                ep, st["card"], merchant, st["amount"], channel, device, role="none", has_otp=True
             )
             if outcome.approved or not st.get("retry"):
                 break

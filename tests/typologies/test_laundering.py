@@ -31,6 +31,8 @@ def run_world(entries: list[dict], customers: int = 1500, days: int = 12) -> Dat
             "days": days,
             "population": {"customers": customers},
             "typologies": entries,
+            # Shapes are checked whole: reports (median 30 days) must not freeze accounts here.
+            "bank": {"block_on_report": False},
         },
         "test",
     )

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fraudsim.config import ScenarioConfig, load_scenario
+from fraudsim.config import ScenarioConfig, load_scenario, one_line
 from fraudsim.errors import FraudsimError
 
 app = typer.Typer(
@@ -32,7 +32,9 @@ SCENARIO_DIR = Path("scenarios")
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 2)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=2)
 
 
@@ -51,6 +53,16 @@ def resolve_output(config: ScenarioConfig, out: Path | None) -> Path:
         return out
     # The name is a validated slug, so this stays under outputs/.
     return Path("outputs") / config.name
+
+
+def preflight(config: ScenarioConfig) -> None:
+    """What `scenarios validate` checks beyond the file: the profile and every typology (names
+    and params), so a run that cannot start fails before anything is created on disk."""
+    from fraudsim.calibration import load_profile
+    from fraudsim.fraud import resolve_typologies
+
+    load_profile(config.profile)
+    resolve_typologies(config)
 
 
 @app.command()
@@ -72,6 +84,7 @@ def run(
         config = load_scenario(resolve_scenario(scenario)).with_overrides(
             **{"seed": seed, "days": days, "population.customers": customers, "output.format": fmt}
         )
+        preflight(config)
         out_dir = resolve_output(config, out)
         started = time.perf_counter()
         with Progress(
@@ -134,16 +147,15 @@ def scenarios_validate(
     bad = 0
     for path in files:
         try:
-            cfg = load_scenario(path)
-            from fraudsim.calibration import load_profile
-            from fraudsim.fraud import resolve_typologies
-
-            load_profile(cfg.profile)
-            resolve_typologies(cfg)
+            preflight(load_scenario(path))
             console.print(f"[green]ok[/] {path}", highlight=False)
         except FraudsimError as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                          soft_wrap=True)
+            message = str(exc)
+            if not message.startswith(f"{path}:"):  # errors of typologies or the profile
+                message = f"{path}: {message}"
+            console.print(
+                f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True
+            )
             bad += 1
     if bad:
         raise typer.Exit(code=2)
@@ -156,8 +168,9 @@ def typologies_list() -> None:
 
     table = Table("typology", "family", "fraud", "behaviour")
     for name, cls in registry.builtin().items():
-        table.add_row(name, cls.family, "yes" if cls.is_fraud else "no (look-alike)",
-                      cls.description)
+        table.add_row(
+            name, cls.family, "yes" if cls.is_fraud else "no (look-alike)", cls.description
+        )
     for name in sorted(set(registry.available()) - set(registry.builtin())):
         table.add_row(name, "plugin", "?", "installed entry point (loaded when named)")
     Console().print(table)
@@ -174,8 +187,11 @@ def typologies_show(name: Annotated[str, typer.Argument(help="e.g. card_testing.
     except FraudsimError as exc:
         raise fail(str(exc)) from None
     out = Console()
-    out.print(f"[bold]{name}[/]  ({cls.family}; {'fraud' if cls.is_fraud else 'legitimate'};"
-              f" reported: {cls.report_kind})", highlight=False)
+    out.print(
+        f"[bold]{name}[/]  ({cls.family}; {'fraud' if cls.is_fraud else 'legitimate'};"
+        f" reported: {cls.report_kind})",
+        highlight=False,
+    )
     out.print(cls.description, highlight=False)
     for title, model in (("params", cls.Params), ("schedule", Schedule)):
         table = Table("field", "type", "default", "description", title=title)
@@ -183,10 +199,14 @@ def typologies_show(name: Annotated[str, typer.Argument(help="e.g. card_testing.
             annotation = getattr(info.annotation, "__name__", str(info.annotation))
             table.add_row(field_name, annotation, repr(info.default), info.description or "")
         out.print(table)
-    out.print("Scenario entry:\n"
-              f'[[typologies]]\nname = "{name}"\nparams = {{ }}\n'
-              "schedule = { start_day = 0, rate_per_day = "
-              f"{cls.default_rate_per_day} }}", highlight=False, markup=False)
+    out.print(
+        "Scenario entry:\n"
+        f'[[typologies]]\nname = "{name}"\nparams = {{ }}\n'
+        "schedule = { start_day = 0, rate_per_day = "
+        f"{cls.default_rate_per_day} }}",
+        highlight=False,
+        markup=False,
+    )
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from fraudsim.calibration import Profile
-from fraudsim.config import ScenarioConfig
+from fraudsim.config import ScenarioConfig, check_size, size_problem
+from fraudsim.errors import OutputError
 from fraudsim.export import frames, schema
 
 if TYPE_CHECKING:
@@ -119,6 +121,7 @@ def _run(
 ) -> Dataset:
     from fraudsim.world import World
 
+    check_size(config)  # also for configs built without validate_scenario
     started = time.perf_counter()
     world = World(config, profile)
     built = time.perf_counter()
@@ -180,9 +183,25 @@ def run_to_directory(
     """
     from fraudsim.export.writer import RunWriter
 
+    check_disk_space(config, Path(out_dir))
     started = time.perf_counter()
     with RunWriter(Path(out_dir), fmt or config.output.format) as writer:
         dataset = _run(config, profile, progress, writer)
         writer.finish(dataset)
     dataset.timings["total_seconds"] = time.perf_counter() - started
     return dataset
+
+
+def check_disk_space(config: ScenarioConfig, out_dir: Path) -> None:
+    """Refuse up front a run whose estimated size exceeds the free space where it is written."""
+    check_size(config)
+    existing = Path(out_dir).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return  # the writer reports unusable paths itself
+    problem = size_problem(config, free, where=f" at {existing}")
+    if problem is not None:
+        raise OutputError(f"{out_dir}: {problem}; nothing was written")

@@ -85,14 +85,25 @@ class Ledger:
     """Rows posted but not yet settled (the open day); settled days go to the exporter."""
 
     pending: list[Batch] = field(default_factory=list)
+    future: list[Batch] = field(default_factory=list)  # rows dated after the open day
 
     def post(self, batch: Batch) -> None:
         """Add rows to the open day (legit traffic or a typology's transactions)."""
         if batch_len(batch):
             self.pending.append(batch)
 
+    def post_future(self, batches: list[Batch]) -> None:
+        """Rows dated after the open day (e.g. returns): they join the day they are dated."""
+        self.future.extend(b for b in batches if batch_len(b))
+
     def take_pending(self, before: int) -> Batch:
         """Remove and return pending rows with time < `before`; later rows stay pending."""
+        if self.future:
+            # Only the (small) future store is split; today's batches are taken whole.
+            future = concat(self.future)
+            due = future["t"] < before
+            self.future = [take(future, np.flatnonzero(~due))] if (~due).any() else []
+            self.pending.append(take(future, np.flatnonzero(due)))
         rows = concat(self.pending)
         later = rows["t"] >= before
         if later.any():

@@ -25,6 +25,7 @@ DAY = 86_400
 HOUR = 3_600
 DAYS_PER_MONTH = 30.44
 LEGIT_STREAM = 0
+LEGIT_LATER_STREAM = 2  # honest rows drawn on one day but dated later (returns)
 CH = {name: i for i, name in enumerate(CHANNELS)}
 TX = {name: i for i, name in enumerate(TX_TYPES)}
 
@@ -91,6 +92,9 @@ class LegitTraffic:
         self.card_account = cards["account_idx"]
         self.card_daily_rate = cards["monthly_rate"] / DAYS_PER_MONTH
         self.debit_cards = np.flatnonzero(cards["kind"] == 0)
+        self.future: list[Batch] = []
+        self.shadow = pop.accounts["opening_balance"].copy()
+        self.floors = pop.accounts["floor"].copy()
         self.credit_cards = np.flatnonzero(cards["kind"] == 1)
         cal = profile.calendar
         self.hour_cdf = np.cumsum(profile.weights("calendar", "hour_weights"))
@@ -133,6 +137,7 @@ class LegitTraffic:
             * (
                 p.transfers.p2p_per_customer_month
                 + p.transfers.incoming_p2p_per_customer_month
+                + p.transfers.cash_deposits_per_customer_month
                 + p.transfers.bills_per_customer
                 + 1.0
                 + p.transfers.rent_share_of_customers
@@ -160,20 +165,28 @@ class LegitTraffic:
     # -- the day ---------------------------------------------------------------------------
 
     def day(self, index: int, balances: np.ndarray) -> Batch:
-        """All honest rows of day `index` (unsorted), given start-of-day balances (minor units)."""
+        """All honest rows of day `index` (unsorted), given start-of-day balances (minor units;
+        only card repayments read them). Rows dated after the day (returns) are kept aside:
+        `take_future`."""
         info = self.calendar.day(index)
         rng = self.streams.generator("legit", self.shard, index)
         base = index * DAY
         paid_on = Calendar.business_day_map(info)
+        self._affordability()
         purchases = self._purchases(rng, info, base, paid_on)
         # Returns and credit-card cash advances draw from their own stream: honest rows that
         # share a shape with refund abuse and bust-out cash-outs.
         extra = self.streams.generator("legit_extra", self.shard, index)
+        refunds = self._refunds(extra, purchases)
+        refunds["txid"] = transaction_ids(
+            self.id_key, LEGIT_LATER_STREAM, self.shard, index, len(refunds["t"])
+        )
+        self.future.append(refunds)
         batches = [
             purchases,
-            self._refunds(extra, purchases),
             self._cash_advances(extra, info, base),
             self._incoming_transfers(extra, info, base),
+            self._cash_deposits(extra, info, base),
             self._atm(rng, info, base),
             self._incoming(rng, info, base, paid_on),
             self._bills_and_rent(rng, info, base, paid_on),
@@ -182,6 +195,7 @@ class LegitTraffic:
         ]
         rows = concat(batches)
         rows["txid"] = transaction_ids(self.id_key, LEGIT_STREAM, self.shard, index, len(rows["t"]))
+        self._follow(rows)
         return rows
 
     def _times(self, rng: np.random.Generator, n: int, base: int) -> np.ndarray:
@@ -203,7 +217,12 @@ class LegitTraffic:
         boost = np.where(
             since < self.profile.calendar.payday_boost_days, self.boost_in, self.boost_out
         )
-        rate = self.card_daily_rate * self.weekday_factor[info.weekday] * boost[self.card_customer]
+        rate = (
+            self.card_daily_rate
+            * self.weekday_factor[info.weekday]
+            * boost[self.card_customer]
+            * self.card_afford
+        )
         counts = rng.poisson(rate)
         card = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         n = len(card)
@@ -273,6 +292,30 @@ class LegitTraffic:
             direction=0,
         )
 
+    def _affordability(self) -> None:
+        """How freely each card and customer spends today: people close to their limit pay
+        less often, as people do. Read from a shadow balance that follows honest rows only
+        (accepted or not), so fraud never changes honest traffic."""
+        cushion = self.monthly_income * 0.15
+        room = (self.shadow - self.floors).astype(np.float64)
+        self.card_afford = np.clip(room[self.card_account] / cushion[self.card_customer], 0.15, 1)
+        self.customer_afford = np.clip(room[self.cust["checking_idx"]] / cushion, 0.15, 1)
+
+    def _follow(self, rows: Batch) -> None:
+        """Move the shadow balances by a day's honest rows."""
+        n = len(self.shadow)
+        amount = rows["amount"].astype(np.float64)
+        sign = np.where(rows["direction"] == 0, -1.0, 1.0)
+        change = np.bincount(rows["account"], weights=sign * amount, minlength=n)
+        cp = rows["counterparty"] >= 0
+        change += np.bincount(rows["counterparty"][cp], weights=amount[cp], minlength=n)
+        self.shadow += np.round(change[:n]).astype(np.int64)
+
+    def take_future(self) -> list[Batch]:
+        """Rows drawn so far that are dated after their day (handed to the ledger's future)."""
+        future, self.future = self.future, []
+        return future
+
     def _refunds(self, rng: np.random.Generator, purchases: Batch) -> Batch:
         """Some purchases are returned: the same card and merchant are credited 1-14 days later
         (rows dated after the day wait in the ledger until their own day)."""
@@ -326,6 +369,35 @@ class LegitTraffic:
             direction=1,
         )
 
+    def _cash_deposits(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        """Cash paid in at a branch (savings from a jar, the self-employed's takings): the honest
+        background of structuring."""
+        t = self.profile.transfers
+        if info.weekday == 6:
+            return make_batch(0)  # branches are shut on Sundays
+        counts = rng.poisson(
+            t.cash_deposits_per_customer_month / DAYS_PER_MONTH * 7 / 6, len(self.cust["age"])
+        )
+        payee = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        n = len(payee)
+        amount = (
+            np.round(
+                rng.lognormal(np.log(t.cash_deposit_median), t.cash_deposit_sigma, n)
+                * self.income_factor[payee]
+            )
+            * self.minor
+        )
+        return make_batch(
+            n,
+            t=self._window(rng, n, base, 9, 17),
+            customer=payee,
+            account=self.cust["checking_idx"][payee],
+            amount=np.maximum(amount, self.minor),
+            channel=CH["branch"],
+            tx_type=TX["cash_deposit"],
+            direction=1,
+        )
+
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:
         cust = self.cust
         return cust["first_device"][customer] + (
@@ -340,7 +412,7 @@ class LegitTraffic:
     def _cash(self, rng: np.random.Generator, cards: np.ndarray, rate: float, base: int) -> Batch:
         """Cash machine withdrawals by `cards` (each at `rate` a day) in the holder's region."""
         atm = self.profile.atm
-        counts = rng.poisson(rate, len(cards))
+        counts = rng.poisson(rate * self.card_afford[cards])
         card = np.repeat(cards, counts).astype(np.int32)
         n = len(card)
         customer = self.card_customer[card]
@@ -445,10 +517,12 @@ class LegitTraffic:
         pop, cust = self.pop, self.cust
         t = self.profile.transfers
         rate = t.p2p_per_customer_month / DAYS_PER_MONTH * self.weekday_factor[info.weekday]
-        counts = rng.poisson(rate, len(cust["age"]))
+        counts = rng.poisson(rate * self.customer_afford)
         payer = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         n = len(payer)
         payee = pop.contacts[payer, rng.integers(0, pop.contacts.shape[1], n)]
+        # Some people paid are at other banks: the transfer leaves the bank (no counterparty).
+        external = rng.random(n) < t.p2p_external_share
         amount = np.maximum(
             np.round(
                 rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
@@ -463,7 +537,7 @@ class LegitTraffic:
             customer=payer,
             account=cust["checking_idx"][payer],
             device=self._device(rng, payer),
-            counterparty=cust["checking_idx"][payee],
+            counterparty=np.where(external, -1, cust["checking_idx"][payee]),
             amount=amount,
             channel=CH["online_banking"],
             tx_type=TX["p2p_transfer"],

@@ -88,6 +88,7 @@ class World(mesa.Model):
     def _days(self) -> Generator[simpy.Event, Any, None]:
         for day in range(self.config.days):
             legit = self.traffic.day(day, self.bank.balances)
+            self.ledger.post_future(self.traffic.take_future())
             self.bank.start_day(legit, day)
             self.ledger.post(legit)
             yield self.env.timeout(DAY)

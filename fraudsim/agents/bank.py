@@ -171,12 +171,14 @@ class Bank(mesa.Agent):
         """Vectorised controls on the day's honest rows (fraud rows were decided when posted)."""
         legit = rows["episode"] < 0
         rng = self.model.streams.generator("bank", day)
-        step_up = legit & (rows["channel"] == CNP) & (rows["amount"] > self.sca_threshold)
+        debit = rows["direction"] == 0
+        step_up = legit & debit & (rows["channel"] == CNP) & (rows["amount"] > self.sca_threshold)
         draws = rng.random(len(step_up))
         failed = step_up & (draws < self.model.config.bank.legit_step_up_failure)
         # Customers mistype expiry dates and CVVs too: the same "rule" decline fraud meets.
         typo = (
             legit
+            & debit
             & (rows["channel"] == CNP)
             & (draws > 1 - self.model.config.bank.legit_card_data_error)
         )

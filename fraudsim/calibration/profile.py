@@ -114,6 +114,10 @@ class TransferTargets(_Section):
 
     p2p_per_customer_month: NonNegative
     incoming_p2p_per_customer_month: NonNegative
+    p2p_external_share: Share
+    cash_deposits_per_customer_month: NonNegative
+    cash_deposit_median: Positive
+    cash_deposit_sigma: Positive
     p2p_amount_median: Positive
     p2p_amount_sigma: Positive
     bills_per_customer: int = Field(ge=0, le=20)

@@ -318,8 +318,9 @@ def episodes_frame(world: World) -> pl.DataFrame:
     def ts(values: list[int | None]) -> pl.Series:
         raw = np.array([-1 if v is None else v for v in values], dtype=np.int64)
         epochs = wall_clock_epoch(raw, world.config.start_date, tz)
-        micros = [None if v is None else int(e) * 1_000_000
-                  for v, e in zip(values, epochs, strict=True)]
+        micros = [
+            None if v is None else int(e) * 1_000_000 for v, e in zip(values, epochs, strict=True)
+        ]
         return (
             pl.Series(micros, dtype=pl.Int64)
             .cast(pl.Datetime("us"))

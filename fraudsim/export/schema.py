@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-CHANNELS = ("pos", "cnp", "atm", "online_banking", "direct_debit", "standing_order", "incoming")
+CHANNELS = (
+    "pos",
+    "cnp",
+    "atm",
+    "online_banking",
+    "direct_debit",
+    "standing_order",
+    "incoming",
+    "branch",
+)
 TX_TYPES = (
     "purchase",
     "atm_withdrawal",
@@ -21,6 +30,7 @@ TX_TYPES = (
     "savings_transfer",
     "card_repayment",
     "refund",
+    "cash_deposit",
 )
 DIRECTIONS = ("debit", "credit")
 DECLINE_REASONS = (
@@ -85,9 +95,12 @@ def transaction_columns(tz: str = "UTC") -> list[Column]:
         Column("mcc", pl.Int16, "merchant category code (ISO 18245); null without merchant", True),
         Column("tx_type", pl.Enum(TX_TYPES), "what the movement is"),
         Column("direction", pl.Enum(DIRECTIONS), "debit or credit of `account_id`"),
-        Column("is_fraud", pl.Boolean,
-               "ground truth: caused by fraud or laundering (false for look-alikes and friendly "
-               "fraud, which carry fraud_type or pattern)"),
+        Column(
+            "is_fraud",
+            pl.Boolean,
+            "ground truth: caused by fraud or laundering (false for look-alikes and friendly "
+            "fraud, which carry fraud_type or pattern)",
+        ),
         Column("fraud_type", pl.String, "typology registry name (e.g. card_testing.v1)", True),
         Column("episode_id", pl.Int64, "the episode that caused the row", True),
         Column("account_role", pl.Enum(ROLES), "role of `account_id` in the episode"),
@@ -197,9 +210,12 @@ def episode_columns(tz: str = "UTC") -> list[Column]:
         Column("end", _ts(tz), "episode end; null if still running at the end", True),
         Column("rows", pl.Int64, "transactions caused"),
         Column("amount_attempted", pl.Float64, "sum of attempted amounts, major units"),
-        Column("amount_stolen", pl.Float64,
-               "loss, major units: victims' accepted debits; without victims, money entering "
-               "the scheme (refunds, proceeds) and credit drawn"),
+        Column(
+            "amount_stolen",
+            pl.Float64,
+            "loss, major units: victims' accepted debits; without victims, money entering "
+            "the scheme (refunds, proceeds) and credit drawn",
+        ),
         Column("declines", pl.Int64, "declined attempts"),
         Column("interruptions", pl.Int64, "times the bank blocked it mid-way"),
         Column("adaptations", pl.Int64, "times the fraudster adapted and went on"),

@@ -85,8 +85,9 @@ def _write_table(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     else:
         # CSV has no lists: list columns become ";"-joined strings.
         lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
-        frame.with_columns(pl.col(n).cast(pl.List(pl.String)).list.join(";") for n in lists
-                           ).write_csv(path)
+        frame.with_columns(
+            pl.col(n).cast(pl.List(pl.String)).list.join(";") for n in lists
+        ).write_csv(path)
 
 
 class RunWriter:

@@ -169,7 +169,8 @@ class CnpStolenCredentials(Typology):
         rng = self.rng
         multiple = max(p.inflation * rng.lognormal(0.0, p.inflation_sigma), p.min_inflation)
         amount = round(usual * multiple)
-        if cap is None or amount <= cap:
+        if cap is None or amount <= cap or cap <= 0:
+            # No room under the threshold (a zero threshold: every payment steps up).
             return [amount]
         pieces = min(int(np.ceil(amount / cap)), p.max_split)
         return [round(cap * rng.uniform(0.6, 0.99)) for _ in range(pieces)]

@@ -15,7 +15,7 @@ HOUR = 3_600
 DAY = 86_400
 # No "cash_deposit" TX type exists: a deposit is money arriving over the counter/ATM, posted
 # as an incoming credit. Honest shop takings (business_cash_deposits.v1) use the same form.
-DEPOSIT = {"tx_type": "p2p_transfer", "channel": "incoming"}
+DEPOSIT = {"tx_type": "cash_deposit", "channel": "branch"}
 
 
 def _open_hours(rng: np.random.Generator, day_start: int) -> int:

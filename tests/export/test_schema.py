@@ -210,8 +210,16 @@ def test_nullable_ids_follow_channel(dataset: Dataset) -> None:
     cnp = purchases.filter(pl.col("channel") == "cnp")
     assert pos["terminal_id"].null_count() == 0 and pos["device_id"].null_count() == pos.height
     assert cnp["device_id"].null_count() == 0 and cnp["terminal_id"].null_count() == cnp.height
-    internal = pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES)) & (
-        pl.col("direction") == "debit")
+    internal = (
+        pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES))
+        & (pl.col("direction") == "debit")
+        & pl.col("counterparty_account_id").is_not_null()
+    )
+    # only person-to-person payments may leave the bank (no counterparty account)
+    leaving = tx.filter(pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES))
+                        & (pl.col("direction") == "debit")
+                        & pl.col("counterparty_account_id").is_null())
+    assert set(leaving["tx_type"].cast(pl.String)) <= {"p2p_transfer"}
     transfers = tx.filter(internal)
     assert transfers.height > 0
     assert transfers["counterparty_account_id"].null_count() == 0
@@ -228,7 +236,7 @@ def test_income_rows_are_credits(dataset: Dataset) -> None:
     income = tx.filter(pl.col("tx_type").is_in(["salary", "pension"]))
     assert income.height > 0
     assert (income["direction"] == "credit").all()
-    credits = ["salary", "pension", "refund"]
+    credits = ["salary", "pension", "refund", "cash_deposit"]
     assert (tx.filter(pl.col("tx_type") == "refund")["direction"] == "credit").all()
     # p2p transfers are debits, or credits when they come from another bank
     rest = tx.filter(~pl.col("tx_type").is_in([*credits, "p2p_transfer"]))

@@ -28,7 +28,7 @@ def run_world(entries: list[dict], days: int = 12, seed: int = 5) -> Dataset:
 
 
 def _deposits(tx: pl.DataFrame) -> pl.DataFrame:
-    return tx.filter((pl.col("channel") == "incoming") & (pl.col("direction") == "credit"))
+    return tx.filter((pl.col("tx_type") == "cash_deposit") & (pl.col("direction") == "credit"))
 
 
 @pytest.fixture(scope="module")

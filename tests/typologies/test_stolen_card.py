@@ -59,7 +59,8 @@ def test_stolen_card_spree_shape(run_typology):
             assert stores.filter(pl.col("merchant_id") == first)["region"][0] == region
     # several stores (a tiny world's region may run out of shops: some repeats)
     assert sprees >= 6 and several >= 0.75 * sprees
-    assert len(ratios) >= 3 and sorted(ratios)[len(ratios) // 2] > 4  # far above usual tickets
+    # far above usual tickets (few victims have 3+ honest purchases: a lost card stops them)
+    assert len(ratios) >= 2 and sorted(ratios)[len(ratios) // 2] > 4
     # labels
     assert fraud["is_fraud"].all()
     assert set(fraud["account_role"].unique().to_list()) == {"victim"}

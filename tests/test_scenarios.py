@@ -39,7 +39,9 @@ def test_scenario_validates(path):
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario_runs_tiny_and_matches_golden(path):
     got = summary(path)
-    if path.stem != "baseline":
+    # baseline has no fraud; realistic_month's published prevalence (1.5 in 10,000) gives no
+    # episode in a world this small
+    if path.stem not in ("baseline", "realistic_month"):
         assert got["episodes"] > 0 and got["fraud_types"], "a fraud scenario made no episode"
     golden = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
     assert path.stem in golden, (
@@ -50,12 +52,15 @@ def test_scenario_runs_tiny_and_matches_golden(path):
 
 def test_training_set_and_novel_attacks_do_not_share_typologies_unlabelled():
     """Held-out typologies of novel_attacks are absent from training_set."""
+    from fraudsim import registry
+
+    def fraud(name: str) -> bool:
+        return registry.get(name).is_fraud
+
     train = {t.name for t in load_scenario(ROOT / "scenarios/training_set.toml").typologies}
-    novel = load_scenario(ROOT / "scenarios/novel_attacks.toml").typologies
-    unseen = {t.name for t in novel if t.label is None and t.name not in
-              {"payroll_fan_out.v1", "bill_split_fan_in.v1", "family_round_trip.v1",
-               "subscription_micro_charges.v1", "holiday_abroad.v1", "new_phone_login.v1",
-               "large_one_off_purchase.v1"}}
+    novel = [t for t in load_scenario(ROOT / "scenarios/novel_attacks.toml").typologies
+             if fraud(t.name)]
+    unseen = {t.name for t in novel if t.label is None}
     assert unseen and not unseen & train
     assert all(t.label for t in novel if t.name in train)  # seen typologies only as variants
 

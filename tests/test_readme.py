@@ -25,3 +25,11 @@ def test_every_scenario_in_the_library_is_listed_in_its_readme():
     listed = (ROOT / "scenarios" / "README.md").read_text(encoding="utf-8")
     for path in (ROOT / "scenarios").glob("*.toml"):
         assert f"`{path.stem}`" in listed, f"{path.name} missing from scenarios/README.md"
+
+
+def test_every_typology_is_in_the_readme_catalogue():
+    from fraudsim import registry
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in registry.builtin() if f"`{name}`" not in text]
+    assert not missing, f"add to the README's typology catalogue: {missing}"

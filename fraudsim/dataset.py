@@ -181,13 +181,23 @@ def run_to_directory(
     Transactions are converted and written by a background thread while later days are
     simulated. Returns the Dataset without its transactions table.
     """
-    from fraudsim.export.writer import RunWriter
+    from fraudsim.calibration import load_profile
+    from fraudsim.export.writer import RunWriter, _explain
+    from fraudsim.fraud import resolve_typologies
 
     check_disk_space(config, Path(out_dir))
+    # Everything that can be refused is checked before anything is created on disk.
+    profile = profile if profile is not None else load_profile(config.profile)
+    resolve_typologies(config)
     started = time.perf_counter()
-    with RunWriter(Path(out_dir), fmt or config.output.format) as writer:
-        dataset = _run(config, profile, progress, writer)
-        writer.finish(dataset)
+    try:
+        with RunWriter(Path(out_dir), fmt or config.output.format) as writer:
+            dataset = _run(config, profile, progress, writer)
+            writer.finish(dataset)
+    except OutputError:
+        raise
+    except OSError as exc:  # e.g. disk full while the writer thread wrote a day's rows
+        raise _explain(exc, Path(out_dir)) from None
     dataset.timings["total_seconds"] = time.perf_counter() - started
     return dataset
 

@@ -7,14 +7,31 @@ from fraudsim import simulate
 from fraudsim.config import validate_scenario
 from fraudsim.errors import ConfigError
 
-KEY = ["transaction_id", "timestamp", "customer_id", "account_id", "card_id", "merchant_id",
-       "amount", "channel", "tx_type"]
+KEY = [
+    "transaction_id",
+    "timestamp",
+    "customer_id",
+    "account_id",
+    "card_id",
+    "merchant_id",
+    "amount",
+    "channel",
+    "tx_type",
+]
 
 
 def _config(typologies, **extra):
-    return validate_scenario({"name": "fraud_test", "seed": 11, "days": 8,
-                              "population": {"customers": 1500}, "typologies": typologies,
-                              **extra}, "test")
+    return validate_scenario(
+        {
+            "name": "fraud_test",
+            "seed": 11,
+            "days": 8,
+            "population": {"customers": 1500},
+            "typologies": typologies,
+            **extra,
+        },
+        "test",
+    )
 
 
 def test_adding_a_typology_leaves_honest_rows_unchanged():
@@ -24,23 +41,27 @@ def test_adding_a_typology_leaves_honest_rows_unchanged():
     changes, as it would in life. Declines may differ for the same reason (a drained account).
     """
     base = simulate(_config([])).transactions
-    attacked = simulate(_config([
-        {"name": "card_testing.v1", "schedule": {"rate_per_day": 2.0}},
-        {"name": "account_takeover.v1", "schedule": {"episodes": 4}},
-    ])).transactions
+    attacked = simulate(
+        _config(
+            [
+                {"name": "card_testing.v1", "schedule": {"rate_per_day": 2.0}},
+                {"name": "account_takeover.v1", "schedule": {"episodes": 4}},
+            ]
+        )
+    ).transactions
     assert attacked["is_fraud"].sum() > 0
 
     def honest(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.col("episode_id").is_null()
-                            & (pl.col("tx_type") != "card_repayment")).select(KEY)
+        return frame.filter(
+            pl.col("episode_id").is_null() & (pl.col("tx_type") != "card_repayment")
+        ).select(KEY)
 
     assert honest(base).equals(honest(attacked))
 
 
 def test_target_share_scales_episode_counts():
     low = simulate(_config([{"name": "card_testing.v1"}]))
-    high = simulate(_config([{"name": "card_testing.v1"}],
-                            fraud={"target_share": 0.02}))
+    high = simulate(_config([{"name": "card_testing.v1"}], fraud={"target_share": 0.02}))
     share = high.transactions["is_fraud"].mean()
     assert high.fraud_summary["oversampling_factor"] > 1
     assert 0.01 < share < 0.04
@@ -48,8 +69,17 @@ def test_target_share_scales_episode_counts():
 
 
 def test_reported_fraud_blocks_the_card_and_labels_report_time():
-    ds = simulate(_config([{"name": "card_testing.v1", "schedule": {"episodes": 3},
-                            "params": {"cash_out_share": 1.0, "stale_share": 0.0}}]))
+    ds = simulate(
+        _config(
+            [
+                {
+                    "name": "card_testing.v1",
+                    "schedule": {"episodes": 3},
+                    "params": {"cash_out_share": 1.0, "stale_share": 0.0},
+                }
+            ]
+        )
+    )
     fraud = ds.transactions.filter(pl.col("is_fraud"))
     reported = fraud.filter(pl.col("reported_at").is_not_null())
     assert reported.height > 0
@@ -75,8 +105,16 @@ def test_bad_typology_params_give_a_one_line_error():
 
 
 def test_schedule_window_is_respected():
-    ds = simulate(_config([{"name": "account_takeover.v1",
-                            "schedule": {"start_day": 5, "end_day": 7, "episodes": 4}}]))
+    ds = simulate(
+        _config(
+            [
+                {
+                    "name": "account_takeover.v1",
+                    "schedule": {"start_day": 5, "end_day": 7, "episodes": 4},
+                }
+            ]
+        )
+    )
     starts = ds.episodes["start"]
     first_day = ds.transactions["timestamp"].min().date()
     days = [(s.date() - first_day).days for s in starts]

@@ -11,7 +11,8 @@ def test_readme_schema_matches_the_schema_module():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("<!-- schema:start -->\n")[1].split("<!-- schema:end -->")[0]
     assert section.strip() == schema_markdown("UTC").strip(), (
-        "README schema is stale: regenerate with `python -m fraudsim.export.card`")
+        "README schema is stale: regenerate with `python -m fraudsim.export.card`"
+    )
 
 
 def test_ci_runs_the_readme_test_command():

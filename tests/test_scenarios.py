@@ -45,9 +45,11 @@ def test_scenario_runs_tiny_and_matches_golden(path):
         assert got["episodes"] > 0 and got["fraud_types"], "a fraud scenario made no episode"
     golden = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
     assert path.stem in golden, (
-        f"no golden summary for {path.stem}: run `python tests/test_scenarios.py` to record")
+        f"no golden summary for {path.stem}: run `python tests/test_scenarios.py` to record"
+    )
     assert got == golden[path.stem], (
-        "behaviour changed; if intended, re-record with `python tests/test_scenarios.py`")
+        "behaviour changed; if intended, re-record with `python tests/test_scenarios.py`"
+    )
 
 
 def test_training_set_and_novel_attacks_do_not_share_typologies_unlabelled():
@@ -58,8 +60,9 @@ def test_training_set_and_novel_attacks_do_not_share_typologies_unlabelled():
         return registry.get(name).is_fraud
 
     train = {t.name for t in load_scenario(ROOT / "scenarios/training_set.toml").typologies}
-    novel = [t for t in load_scenario(ROOT / "scenarios/novel_attacks.toml").typologies
-             if fraud(t.name)]
+    novel = [
+        t for t in load_scenario(ROOT / "scenarios/novel_attacks.toml").typologies if fraud(t.name)
+    ]
     unseen = {t.name for t in novel if t.label is None}
     assert unseen and not unseen & train
     assert all(t.label for t in novel if t.name in train)  # seen typologies only as variants
@@ -69,4 +72,3 @@ if __name__ == "__main__":  # re-record the golden summaries
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps({p.stem: summary(p) for p in SCENARIOS}, indent=2) + "\n")
     print(f"wrote {GOLDEN}")
-

@@ -47,7 +47,12 @@ class AccountTakeover(Typology):
         fraud = ch.world.profile.fraud
         if "victim" not in ep.state:
             victim = int(ch.sample_customers(rng, 1, min_age=p.min_victim_age)[0])
-            mules = ch.sample_customers(rng, p.mules, max_age=fraud.mule_max_age)
+            # Mules are other people: never the victim themself.
+            mules = [
+                int(m)
+                for m in ch.sample_customers(rng, p.mules + 1, max_age=fraud.mule_max_age)
+                if int(m) != victim
+            ][: p.mules]
             ep.state.update(
                 victim=victim,
                 mules=[ch.checking(int(m)) for m in mules],

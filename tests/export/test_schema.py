@@ -216,9 +216,11 @@ def test_nullable_ids_follow_channel(dataset: Dataset) -> None:
         & pl.col("counterparty_account_id").is_not_null()
     )
     # only person-to-person payments may leave the bank (no counterparty account)
-    leaving = tx.filter(pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES))
-                        & (pl.col("direction") == "debit")
-                        & pl.col("counterparty_account_id").is_null())
+    leaving = tx.filter(
+        pl.col("tx_type").is_in(list(schema.INTERNAL_TRANSFER_TYPES))
+        & (pl.col("direction") == "debit")
+        & pl.col("counterparty_account_id").is_null()
+    )
     assert set(leaving["tx_type"].cast(pl.String)) <= {"p2p_transfer"}
     transfers = tx.filter(internal)
     assert transfers.height > 0

@@ -38,8 +38,6 @@ def run_copy(written: tuple[Path, Dataset], tmp_path: Path) -> Path:
     return copy
 
 
-
-
 def _leftovers(parent: Path, name: str) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}.tmp"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,7 @@ class Population:
     appended_identities: list[dict[str, np.ndarray]] = field(default_factory=list)
     appended_ibans: list[np.ndarray] = field(default_factory=list)
     appended_cards: list[int] = field(default_factory=list)
+    export_cache: dict[str, Any] = field(default_factory=dict, repr=False)
     n_initial: int = 0
     n_initial_accounts: int = 0
     n_initial_cards: int = 0

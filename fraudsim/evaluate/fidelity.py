@@ -54,104 +54,167 @@ def _shape(
     )
 
 
-def check_fidelity(
-    transactions: pl.DataFrame | pl.LazyFrame, cards: pl.DataFrame, profile: Profile, days: int
-) -> list[FidelityCheck]:
-    """Compare a run's legit traffic with the profile it was drawn from.
+# Log-spaced amount bins for medians: 0.01 to 10^6 major units, ~0.5% wide.
+_EDGES = np.logspace(-2, 6, 4001)
 
-    Counts attempts (declined rows included) because the targets describe what customers try to
-    do; fraud rows are excluded.
-    """
-    tol, l1 = profile.tolerances.relative, profile.tolerances.shape_l1
-    if not transactions.lazy().collect_schema().names():
-        return []
-    legit = (
-        transactions.lazy()
-        .filter(~pl.col("is_fraud"))
-        .select("tx_type", "channel", "amount", "timestamp")
-    )
-    purchases = legit.filter(pl.col("tx_type") == "purchase").collect()
-    months = days / DAYS_PER_MONTH
-    checks: list[FidelityCheck] = []
-    n_cards = max(cards.height, 1)
-    checks.append(
-        _relative(
-            "card purchases per card per month",
-            profile.cards.purchases_per_card_month,
-            purchases.height / n_cards / months,
-            tol,
+
+class FidelityStats:
+    """Aggregates of honest traffic needed for the fidelity checks, accumulated frame by frame
+    (a day at a time on the exporter's thread, or a whole table at once): bounded memory."""
+
+    def __init__(self) -> None:
+        self.purchases = 0
+        self.cnp = 0
+        self.amounts = {
+            "pos": np.zeros(len(_EDGES) + 1, np.int64),
+            "cnp": np.zeros(len(_EDGES) + 1, np.int64),
+        }
+        self.hours = np.zeros(24, np.int64)
+        self.weekdays = np.zeros(7, np.int64)
+        self.dates: set[object] = set()
+        self.atm = 0
+        self.atm_amount = 0.0
+
+    def add(self, transactions: pl.DataFrame | pl.LazyFrame) -> None:
+        """Add a table (or part of one) of exported transactions."""
+        if not transactions.lazy().collect_schema().names():
+            return
+        legit = (
+            transactions.lazy()
+            .filter(~pl.col("is_fraud"))
+            .select("tx_type", "channel", "amount", "timestamp")
         )
-    )
-    cnp = purchases.filter(pl.col("channel") == "cnp")
-    pos = purchases.filter(pl.col("channel") == "pos")
-    checks.append(
-        _relative(
-            "CNP share of card purchases",
-            profile.cards.cnp_share,
-            cnp.height / max(purchases.height, 1),
-            tol,
-        )
-    )
-    for label, frame, target in (
-        ("pos", pos, profile.cards.ticket_median_pos),
-        ("cnp", cnp, profile.cards.ticket_median_cnp),
-    ):
-        median = float(frame["amount"].median() or 0.0)
-        checks.append(
-            _relative(
-                f"median ticket, {label}",
-                target,
-                median,
-                tol,
-                "includes the income effect on ticket size",
+        purchases = (
+            legit.filter(pl.col("tx_type") == "purchase")
+            .select(
+                pl.col("channel").cast(pl.String),
+                "amount",
+                pl.col("timestamp").dt.hour().alias("hour"),
+                pl.col("timestamp").dt.weekday().alias("weekday"),
+                pl.col("timestamp").dt.date().alias("date"),
             )
+            .collect()
         )
-    hours = purchases["timestamp"].dt.hour().to_numpy()
-    checks.append(
-        _shape(
-            "hour-of-day shape of card purchases",
-            profile.calendar.hour_weights,
-            np.bincount(hours, minlength=24)[:24],
-            l1,
+        atm = (
+            legit.filter(pl.col("tx_type") == "atm_withdrawal")
+            .select(pl.len().alias("n"), pl.col("amount").sum().alias("sum"))
+            .collect()
         )
-    )
-    if days >= 7:
-        weekday = purchases["timestamp"].dt.weekday().to_numpy() - 1
-        # Normalise by how often each weekday occurs in the window.
-        occurrences = np.bincount(
-            (purchases["timestamp"].dt.date().unique().dt.weekday().to_numpy() - 1), minlength=7
-        )
-        counts = np.bincount(weekday, minlength=7) / np.maximum(occurrences, 1)
+        self.purchases += purchases.height
+        channel = purchases["channel"].to_numpy()
+        amount = purchases["amount"].to_numpy()
+        self.cnp += int((channel == "cnp").sum())
+        for label in ("pos", "cnp"):
+            bins = np.searchsorted(_EDGES, amount[channel == label])
+            self.amounts[label] += np.bincount(bins, minlength=len(_EDGES) + 1)
+        self.hours += np.bincount(purchases["hour"].to_numpy(), minlength=24)[:24]
+        self.weekdays += np.bincount(purchases["weekday"].to_numpy() - 1, minlength=7)[:7]
+        self.dates.update(purchases["date"].unique().to_list())
+        self.atm += int(atm["n"][0])
+        self.atm_amount += float(atm["sum"][0] or 0.0)
+
+    def median(self, label: str) -> float:
+        """Median amount of a channel, from the histogram (within ~0.5%)."""
+        counts = self.amounts[label]
+        total = counts.sum()
+        if total == 0:
+            return 0.0
+        i = int(np.searchsorted(np.cumsum(counts), total / 2))
+        lo = _EDGES[max(i - 1, 0)]
+        hi = _EDGES[min(i, len(_EDGES) - 1)]
+        return float(math.sqrt(lo * hi))
+
+    def checks(
+        self, profile: Profile, n_cards: int, n_debit_cards: int, days: int
+    ) -> list[FidelityCheck]:
+        """Compare the aggregates with the profile's targets."""
+        if self.purchases == 0 and self.atm == 0:
+            return []
+        tol, l1 = profile.tolerances.relative, profile.tolerances.shape_l1
+        months = days / DAYS_PER_MONTH
+        checks = [
+            _relative(
+                "card purchases per card per month",
+                profile.cards.purchases_per_card_month,
+                self.purchases / max(n_cards, 1) / months,
+                tol,
+            ),
+            _relative(
+                "CNP share of card purchases",
+                profile.cards.cnp_share,
+                self.cnp / max(self.purchases, 1),
+                tol,
+            ),
+        ]
+        for label, target in (
+            ("pos", profile.cards.ticket_median_pos),
+            ("cnp", profile.cards.ticket_median_cnp),
+        ):
+            checks.append(
+                _relative(
+                    f"median ticket, {label}",
+                    target,
+                    self.median(label),
+                    tol,
+                    "includes the income effect on ticket size",
+                )
+            )
         checks.append(
             _shape(
-                "weekday shape of card purchases",
-                profile.calendar.weekday_weights,
-                counts,
-                l1,
-                "per occurrence of each weekday in the window",
+                "hour-of-day shape of card purchases", profile.calendar.hour_weights, self.hours, l1
             )
         )
-    debit_cards = cards.filter(pl.col("kind") == "debit").height
-    atm = legit.filter(pl.col("tx_type") == "atm_withdrawal").collect()
-    checks.append(
-        _relative(
-            "ATM withdrawals per debit card per month",
-            profile.atm.withdrawals_per_debit_card_month,
-            atm.height / max(debit_cards, 1) / months,
-            tol,
+        if days >= 7:
+            # Normalise by how often each weekday occurs in the window.
+            occurrences = np.bincount([d.weekday() for d in self.dates], minlength=7)
+            checks.append(
+                _shape(
+                    "weekday shape of card purchases",
+                    profile.calendar.weekday_weights,
+                    self.weekdays / np.maximum(occurrences, 1),
+                    l1,
+                    "per occurrence of each weekday in the window",
+                )
+            )
+        checks.append(
+            _relative(
+                "ATM withdrawals per debit card per month",
+                profile.atm.withdrawals_per_debit_card_month,
+                self.atm / max(n_debit_cards, 1) / months,
+                tol,
+            )
         )
-    )
-    atm_mean_target = profile.atm.amount_median * math.exp(profile.atm.amount_sigma**2 / 2)
-    checks.append(
-        _relative(
-            "mean ATM withdrawal",
-            atm_mean_target,
-            float(atm["amount"].mean() or 0.0),
-            tol,
-            "target = median * exp(sigma^2/2); amounts are rounded to the step",
+        atm_target = profile.atm.amount_median * math.exp(profile.atm.amount_sigma**2 / 2)
+        checks.append(
+            _relative(
+                "mean ATM withdrawal",
+                atm_target,
+                self.atm_amount / max(self.atm, 1),
+                tol,
+                "target = median * exp(sigma^2/2); amounts are rounded to the step",
+            )
         )
-    )
-    return checks
+        return checks
+
+
+def check_fidelity(
+    transactions: pl.DataFrame | pl.LazyFrame,
+    cards: pl.DataFrame,
+    profile: Profile,
+    days: int,
+    stats: FidelityStats | None = None,
+) -> list[FidelityCheck]:
+    """Compare a run's honest traffic with the profile it was drawn from.
+
+    Counts attempts (declined rows included) because the targets describe what customers try to
+    do; fraud rows are excluded. `stats`, if given, are the run's aggregates already
+    accumulated (the exporter gathers them while writing); otherwise they are computed here.
+    """
+    if stats is None:
+        stats = FidelityStats()
+        stats.add(transactions)
+    debit = cards.filter(pl.col("kind") == "debit").height
+    return stats.checks(profile, cards.height, debit, days)
 
 
 def fidelity_table(checks: list[FidelityCheck]) -> str:

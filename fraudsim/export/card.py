@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fraudsim.evaluate.fidelity import check_fidelity, fidelity_table
+from fraudsim.evaluate.fidelity import FidelityStats, check_fidelity, fidelity_table
 from fraudsim.export import schema
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> s
     return "\n".join(parts)
 
 
-def dataset_card(dataset: Dataset, transactions: pl.LazyFrame, fmt: str) -> str:
+def dataset_card(
+    dataset: Dataset, transactions: pl.LazyFrame, fmt: str, stats: FidelityStats | None = None
+) -> str:
     """The card, computed from the transactions as written (a lazy scan)."""
     cfg = dataset.config
     totals = (
@@ -50,7 +52,7 @@ def dataset_card(dataset: Dataset, transactions: pl.LazyFrame, fmt: str) -> str:
     n_rows = int(totals["rows"][0]) if totals is not None else 0
     fraud = int(totals["fraud"][0] or 0) if totals is not None else 0
     currency = cfg.currency or dataset.profile.meta.currency
-    checks = check_fidelity(transactions, dataset.tables["cards"], dataset.profile, cfg.days)
+    checks = check_fidelity(transactions, dataset.tables["cards"], dataset.profile, cfg.days, stats)
     passed = sum(c.passed for c in checks)
     counts = "\n".join(f"| {name}.{fmt} | {n:,} |" for name, n in dataset.row_counts().items())
     return f"""# Dataset card: {cfg.name}

@@ -158,19 +158,46 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     )
 
 
+def identity_strings(world: World) -> dict[str, pl.Series]:
+    """Fake identity strings of every customer and card as polars series.
+
+    Turning numpy strings into polars strings is slow, so the initial population's are
+    converted once (the exporter does it on its thread while the days run) and cached; those
+    of customers and cards added during the run are appended.
+    """
+    pop = world.population
+    cache = pop.export_cache
+    if "identities" not in cache:
+        base = {**pop.customer_identities, **{f"card_{k}": v for k, v in pop.card_details.items()}}
+        cache["identities"] = {k: pl.Series(k, v, dtype=pl.String) for k, v in base.items()}
+    series = dict(cache["identities"])
+    extra = pop.all_identities()
+    n = len(series["first_name"])
+    for key in pop.customer_identities:
+        if len(extra[key]) > n:
+            series[key] = pl.concat([series[key], pl.Series(key, extra[key][n:], pl.String)])
+    cards = pop.all_card_details()
+    m = len(series["card_pan"])
+    for key in ("pan", "expiry"):
+        if len(cards[key]) > m:
+            series[f"card_{key}"] = pl.concat(
+                [series[f"card_{key}"], pl.Series(key, cards[key][m:], pl.String)]
+            )
+    return series
+
+
 def customers_frame(world: World) -> pl.DataFrame:
     c = world.population.customers
-    ident = world.population.all_identities()
+    ident = identity_strings(world)
     bands = world.profile.population.age_bands
     return pl.DataFrame(
         {
             "customer_id": pl.Series(c["id"], dtype=pl.Int64),
             **{
-                name: pl.Series(values, dtype=pl.String)
-                for name, values in ident.items()
-                if name != "city"
+                name: ident[name].alias(name)
+                for name in ("first_name", "last_name", "email", "street_address", "phone")
             },
-            "city": pl.Series(ident["city"], dtype=pl.String),
+            "city": ident["city"].alias("city"),
             "region": pl.Series(c["region"], dtype=pl.Int16),
             "home_lat": c["home_lat"],
             "home_lon": c["home_lon"],
@@ -211,8 +238,8 @@ def cards_frame(world: World) -> pl.DataFrame:
             "account_id": pl.Series(pop.accounts["id"][c["account_idx"]], dtype=pl.Int64),
             "kind": _enum(c["kind"], schema.CARD_KINDS),
             "product": _enum(c["product"], schema.CARD_PRODUCTS),
-            "card_number": pl.Series(pop.all_card_details()["pan"], dtype=pl.String),
-            "expiry": pl.Series(pop.all_card_details()["expiry"], dtype=pl.String),
+            "card_number": identity_strings(world)["card_pan"].alias("card_number"),
+            "expiry": identity_strings(world)["card_expiry"].alias("expiry"),
         }
     )
 

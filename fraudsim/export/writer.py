@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fraudsim.errors import OutputError
+from fraudsim.evaluate.fidelity import FidelityStats
 from fraudsim.export.card import dataset_card
 from fraudsim.export.frames import transactions_frame
 from fraudsim.export.manifest import build_manifest
@@ -117,6 +118,7 @@ class RunWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudsim-writer")
         self._queued: deque[Future[None]] = deque()
         self._part: tuple[Path, pq.ParquetWriter] | None = None
+        self.fidelity = FidelityStats()
         self._finished = False
         self._static: dict[str, pl.DataFrame] = {}
         self._hashes: dict[str, tuple[str, int]] = {}
@@ -141,7 +143,7 @@ class RunWriter:
         from fraudsim.export import frames
 
         pop = world.population
-        self._submit(lambda: (pop.customer_identities, pop.card_details, pop.ibans))
+        self._submit(lambda: (frames.identity_strings(world), pop.ibans))
 
         def write(name: str) -> None:
             frame = getattr(frames, f"{name}_frame")(world)
@@ -194,6 +196,7 @@ class RunWriter:
 
     def _write_day(self, frame: pl.DataFrame, day: int) -> None:
         """Append one day as a row group of the current part (CSV: append to the file)."""
+        self.fidelity.add(frame)
         if self.fmt == "csv":
             with self.tx_path.open("ab") as handle:
                 frame.write_csv(handle, include_header=self.rows_written == 0)
@@ -238,7 +241,7 @@ class RunWriter:
             transactions = self.scan_transactions()
             dataset.fraud_summary.update(achieved_prevalence(transactions))
             (self.tmp / "README.md").write_text(
-                dataset_card(dataset, transactions, self.fmt), encoding="utf-8"
+                dataset_card(dataset, transactions, self.fmt, self.fidelity), encoding="utf-8"
             )
             files = {}
             for path in sorted(self.tmp.rglob("*")):

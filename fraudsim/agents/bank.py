@@ -49,7 +49,8 @@ class Bank(mesa.Agent):
         self.card_lost_at = np.full(len(self.card_blocked_at), NEVER, np.int64)
         self.block_causes: dict[str, int] = defaultdict(int)
         self.last_day: dict[str, float] = {}
-        self._legit_card_times = np.zeros(0, np.int64)
+        self._legit_card_times: np.ndarray | None = np.zeros(0, np.int64)
+        self._legit_today: Batch = {"card": np.zeros(0, np.int32), "t": np.zeros(0, np.int64)}
         self._day_start = 0
         self._fraud_attempts: dict[int, deque[int]] = defaultdict(deque)
 
@@ -102,18 +103,27 @@ class Bank(mesa.Agent):
     # -- one-by-one authorisation (rows posted by typologies) ----------------------------------
 
     def start_day(self, legit: Batch, day: int) -> None:
-        """Index the day's honest card attempts so the velocity rule can count them."""
-        card = legit["card"]
-        has = card >= 0
-        self._legit_card_times = np.sort(
-            card[has].astype(np.int64) * (2 * DAY) + legit["t"][has] - day * DAY
-        )
+        """Remember the day's honest rows; the velocity index is built on first use (days
+        without a typology attempt never pay for it)."""
+        self._legit_today = legit
+        self._legit_card_times = None
         self._day_start = day * DAY
 
+    def _card_times(self) -> np.ndarray:
+        if self._legit_card_times is None:
+            legit = self._legit_today
+            card = legit["card"]
+            has = card >= 0
+            self._legit_card_times = np.sort(
+                card[has].astype(np.int64) * (2 * DAY) + legit["t"][has] - self._day_start
+            )
+        return self._legit_card_times
+
     def _recent_attempts(self, card: int, t: int) -> int:
+        times = self._card_times()
         key = card * (2 * DAY) + (t - self._day_start)
-        legit = np.searchsorted(self._legit_card_times, key, side="right") - np.searchsorted(
-            self._legit_card_times, key - HOUR, side="right"
+        legit = np.searchsorted(times, key, side="right") - np.searchsorted(
+            times, key - HOUR, side="right"
         )
         times = self._fraud_attempts[card]
         while times and times[0] <= t - HOUR:

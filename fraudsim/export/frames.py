@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,42 +87,86 @@ def _names(codes: np.ndarray, names: list[str]) -> pl.Series:
     return lookup.gather(idx.set(idx < 0, None).cast(pl.UInt32))
 
 
+@dataclass
+class FrameContext:
+    """What turning internal rows into the exported table needs from the world: public ids by
+    position, merchant categories, time zone, currency and label names (plain arrays)."""
+
+    customer_ids: np.ndarray
+    account_ids: np.ndarray
+    card_ids: np.ndarray
+    merchant_ids: np.ndarray
+    terminal_ids: np.ndarray
+    device_ids: np.ndarray
+    merchant_category: np.ndarray
+    category_mcc: np.ndarray
+    tz: str
+    start: dt.date
+    minor: int
+    currency: str
+    fraud_type_names: list[str]
+    pattern_names: list[str]
+
+    @classmethod
+    def of(cls, world: World) -> FrameContext:
+        pop = world.population
+        return cls(
+            pop.customers["id"],
+            pop.accounts["id"],
+            pop.cards["id"],
+            pop.merchants["id"],
+            pop.terminals["id"],
+            pop.devices["id"],
+            pop.merchants["category"],
+            pop.category_mcc,
+            world.config.timezone,
+            world.config.start_date,
+            world.profile.minor_per_major,
+            world.currency,
+            list(world.fraud.channels.fraud_type_names),
+            list(world.fraud.channels.pattern_names),
+        )
+
+
 def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     """Schema-typed transactions table from settled internal rows."""
-    pop = world.population
-    tz = world.config.timezone
-    start = world.config.start_date
+    return frame_from_rows(rows, FrameContext.of(world))
+
+
+def frame_from_rows(rows: Batch, ctx: FrameContext) -> pl.DataFrame:
+    """Schema-typed transactions table from settled internal rows and a FrameContext."""
+    tz, start = ctx.tz, ctx.start
     merchant = rows["merchant"]
     raw = pl.DataFrame(
         {
             "transaction_id": rows["txid"],
             "t": wall_clock_epoch(rows["t"], start, tz),
             "reported_t": wall_clock_epoch(rows["reported_at"], start, tz),
-            "customer_id": pop.customers["id"][rows["customer"]],
-            "account_id": pop.accounts["id"][rows["account"]],
+            "customer_id": ctx.customer_ids[rows["customer"]],
+            "account_id": ctx.account_ids[rows["account"]],
             **{
                 f"{name}_raw": public[np.maximum(rows[key], 0)]
                 for name, key, public in (
-                    ("card_id", "card", pop.cards["id"]),
-                    ("merchant_id", "merchant", pop.merchants["id"]),
-                    ("terminal_id", "terminal", pop.terminals["id"]),
-                    ("device_id", "device", pop.devices["id"]),
-                    ("counterparty_account_id", "counterparty", pop.accounts["id"]),
+                    ("card_id", "card", ctx.card_ids),
+                    ("merchant_id", "merchant", ctx.merchant_ids),
+                    ("terminal_id", "terminal", ctx.terminal_ids),
+                    ("device_id", "device", ctx.device_ids),
+                    ("counterparty_account_id", "counterparty", ctx.account_ids),
                 )
             },
             **{
                 key: rows[key]
                 for key in ("card", "merchant", "terminal", "device", "counterparty", "episode")
             },
-            "mcc_raw": pop.category_mcc[pop.merchants["category"][np.maximum(merchant, 0)]],
-            "amount": rows["amount"] / world.profile.minor_per_major,
+            "mcc_raw": ctx.category_mcc[ctx.merchant_category[np.maximum(merchant, 0)]],
+            "amount": rows["amount"] / ctx.minor,
             "channel": _enum(rows["channel"], schema.CHANNELS),
             "tx_type": _enum(rows["tx_type"], schema.TX_TYPES),
             "direction": _enum(rows["direction"], schema.DIRECTIONS),
             "is_fraud": rows["is_fraud"],
-            "fraud_type": _names(rows["fraud_type"], world.fraud.channels.fraud_type_names),
+            "fraud_type": _names(rows["fraud_type"], ctx.fraud_type_names),
             "account_role": _enum(rows["role"], schema.ROLES),
-            "pattern": _names(rows["pattern"], world.fraud.channels.pattern_names),
+            "pattern": _names(rows["pattern"], ctx.pattern_names),
             "is_declined": rows["is_declined"],
             "decline_reason": _enum(rows["decline_reason"], schema.DECLINE_REASONS),
         }
@@ -137,7 +182,7 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
         "device_id": _nullable("device_id_raw", "device"),
         "counterparty_account_id": _nullable("counterparty_account_id_raw", "counterparty"),
         "amount": pl.col("amount"),
-        "currency": pl.lit(world.currency, dtype=pl.String),
+        "currency": pl.lit(ctx.currency, dtype=pl.String),
         "channel": pl.col("channel"),
         "mcc": _nullable("mcc_raw", "merchant").cast(pl.Int16),
         "tx_type": pl.col("tx_type"),

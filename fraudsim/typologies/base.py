@@ -126,3 +126,40 @@ class Typology:
                     break
                 ep.adaptations += 1
         ep.end = self.ch.now
+
+
+class PlannedTypology(Typology):
+    """A typology whose episode is a timed plan of steps, for schemes with many actors.
+
+    `_prepare(ep)` fills the plan with `_push(ep, t, kind, actor, ...)`; `run` performs each
+    step at its time by calling the method `_<kind>(ep, item)`, which may push further steps;
+    `_skip(ep, item)` drops the steps of actors that are gone (frozen, caught). The plan lives
+    in `ep.state`, so the episode resumes where it was after an interruption.
+    """
+
+    plan_actor_key: ClassVar[str] = "actor"
+
+    def _prepare(self, ep: Episode) -> None:
+        raise NotImplementedError(f"{type(self).__name__}._prepare")
+
+    def _skip(self, ep: Episode, item: dict[str, Any]) -> bool:
+        return False
+
+    def _push(self, ep: Episode, t: float, kind: str, actor: int, **extra: Any) -> None:
+        plan = ep.state["plan"]
+        plan.append({"t": int(t), "kind": kind, self.plan_actor_key: actor, **extra})
+        plan.sort(key=lambda step: step["t"])
+
+    def run(self, ep: Episode) -> Process:
+        ch = self.ch
+        if "plan" not in ep.state:
+            self._prepare(ep)
+        plan = ep.state["plan"]
+        while plan:
+            item = plan[0]
+            if item["t"] > ch.now:
+                yield ch.wait(item["t"] - ch.now)
+                continue
+            plan.pop(0)
+            if not self._skip(ep, item):
+                getattr(self, "_" + item["kind"])(ep, item)

@@ -11,7 +11,7 @@ from pydantic import Field
 from fraudsim.agents.fraudster import Ring
 from fraudsim.channels import HOUR, Outcome
 from fraudsim.registry import register
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.base import Episode, PlannedTypology, TypologyParams
 
 
 class MuleNetworkParams(TypologyParams):
@@ -51,7 +51,8 @@ class MuleNetworkParams(TypologyParams):
 
 
 @register("mule_network.v1")
-class MuleNetwork(Typology):
+class MuleNetwork(PlannedTypology):
+    plan_actor_key = "mule"
     family = "account"
     description = (
         "A ring's young mules receive fraud proceeds and pass nearly all of it on within hours: "
@@ -142,26 +143,8 @@ class MuleNetwork(Typology):
         for j, (t, part) in enumerate(zip(times.tolist(), parts.tolist(), strict=True)):
             self._push(ep, ch.now + t, "arrive", first[j % len(first)], amount=int(part))
 
-    def _push(self, ep: Episode, t: float, kind: str, mule: int, **extra: Any) -> None:
-        ep.state["plan"].append({"t": int(t), "kind": kind, "mule": mule, **extra})
-        ep.state["plan"].sort(key=lambda x: x["t"])
-
-    # -- the behaviour -------------------------------------------------------------------------
-
-    def run(self, ep: Episode) -> Process:
-        ch = self.ch
-        if "plan" not in ep.state:
-            self._prepare(ep)
-        st = ep.state
-        while st["plan"]:
-            item = st["plan"][0]
-            if item["t"] > ch.now:
-                yield ch.wait(item["t"] - ch.now)
-                continue
-            st["plan"].pop(0)
-            if st["mules"][item["mule"]]["dead"]:
-                continue
-            getattr(self, "_" + item["kind"])(ep, item)
+    def _skip(self, ep: Episode, item: dict[str, Any]) -> bool:
+        return bool(ep.state["mules"][item["mule"]]["dead"])
 
     def _later(self) -> float:
         """Seconds before a mule acts on money that came in: within hours."""

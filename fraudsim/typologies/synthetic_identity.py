@@ -10,7 +10,7 @@ from pydantic import Field
 
 from fraudsim.channels import DAY, HOUR, Outcome
 from fraudsim.registry import register
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.base import Episode, PlannedTypology, TypologyParams
 
 # What a bust-out buys: goods that resell easily.
 BUST_CATEGORIES = ("electronics", "digital_goods", "travel", "general_retail", "apparel")
@@ -63,7 +63,8 @@ class SyntheticIdentityParams(TypologyParams):
 
 
 @register("synthetic_identity.v1")
-class SyntheticIdentity(Typology):
+class SyntheticIdentity(PlannedTypology):
+    plan_actor_key = "who"
     family = "account"
     description = (
         "Accounts opened with fabricated identities sharing devices and phones, nurtured with "
@@ -115,25 +116,9 @@ class SyntheticIdentity(Typology):
             pace=1.0,
         )
 
-    def _push(self, ep: Episode, t: float, kind: str, who: int, **extra: Any) -> None:
-        ep.state["plan"].append({"t": int(t), "kind": kind, "who": who, **extra})
-        ep.state["plan"].sort(key=lambda x: x["t"])
-
-    def run(self, ep: Episode) -> Process:
-        ch = self.ch
-        if "plan" not in ep.state:
-            self._prepare(ep)
-        st = ep.state
-        while st["plan"]:
-            item = st["plan"][0]
-            if item["t"] > ch.now:
-                yield ch.wait(item["t"] - ch.now)
-                continue
-            st["plan"].pop(0)
-            who = st["ids"][item["who"]]
-            if who is not None and who.get("dead"):
-                continue
-            getattr(self, "_" + item["kind"])(ep, item)
+    def _skip(self, ep: Episode, item: dict[str, Any]) -> bool:
+        who = ep.state["ids"][item["who"]]
+        return who is not None and bool(who.get("dead"))
 
     # -- opening and nurturing -----------------------------------------------------------------
 

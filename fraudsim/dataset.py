@@ -108,7 +108,9 @@ class Dataset:
 
         if "transactions" not in self.tables:
             raise ValueError("this dataset was streamed to disk; its transactions are not held")
-        with RunWriter(Path(out_dir), fmt or self.config.output.format) as writer:
+        with RunWriter(
+            Path(out_dir), fmt or self.config.output.format, start=self.config.start_date
+        ) as writer:
             writer.add_frame(self.tables["transactions"], self.config.start_date)
             return writer.finish(self)
 
@@ -191,7 +193,9 @@ def run_to_directory(
     resolve_typologies(config)
     started = time.perf_counter()
     try:
-        with RunWriter(Path(out_dir), fmt or config.output.format) as writer:
+        with RunWriter(
+            Path(out_dir), fmt or config.output.format, start=config.start_date
+        ) as writer:
             dataset = _run(config, profile, progress, writer)
             writer.finish(dataset)
     except OutputError:

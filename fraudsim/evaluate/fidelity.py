@@ -75,43 +75,42 @@ class FidelityStats:
         self.atm = 0
         self.atm_amount = 0.0
 
-    def add(self, transactions: pl.DataFrame | pl.LazyFrame) -> None:
-        """Add a table (or part of one) of exported transactions."""
-        if not transactions.lazy().collect_schema().names():
+    def add(
+        self, transactions: pl.DataFrame | pl.LazyFrame, dates: list[object] | None = None
+    ) -> None:
+        """Add a table (or part of one) of exported transactions; `dates` (the local dates it
+        covers) may be given to save finding them."""
+        lazy = transactions.lazy()
+        if not lazy.collect_schema().names():
             return
-        legit = (
-            transactions.lazy()
-            .filter(~pl.col("is_fraud"))
-            .select("tx_type", "channel", "amount", "timestamp")
-        )
-        purchases = (
-            legit.filter(pl.col("tx_type") == "purchase")
+        stamp, kind = pl.col("timestamp"), pl.col("tx_type")
+        rows = (
+            lazy.filter(~pl.col("is_fraud") & kind.is_in(["purchase", "atm_withdrawal"]))
             .select(
-                pl.col("channel").cast(pl.String),
+                (kind == "atm_withdrawal").alias("atm"),
+                (pl.col("channel") == "cnp").alias("cnp"),
                 "amount",
-                pl.col("timestamp").dt.hour().alias("hour"),
-                pl.col("timestamp").dt.weekday().alias("weekday"),
-                pl.col("timestamp").dt.date().alias("date"),
+                stamp.dt.hour().alias("hour"),
+                stamp.dt.weekday().alias("weekday"),
             )
             .collect()
         )
-        atm = (
-            legit.filter(pl.col("tx_type") == "atm_withdrawal")
-            .select(pl.len().alias("n"), pl.col("amount").sum().alias("sum"))
-            .collect()
-        )
-        self.purchases += purchases.height
-        channel = purchases["channel"].to_numpy()
-        amount = purchases["amount"].to_numpy()
-        self.cnp += int((channel == "cnp").sum())
-        for label in ("pos", "cnp"):
-            bins = np.searchsorted(_EDGES, amount[channel == label])
+        atm = rows["atm"].to_numpy()
+        amount = rows["amount"].to_numpy()
+        cnp = rows["cnp"].to_numpy() & ~atm
+        purchase = ~atm
+        self.purchases += int(purchase.sum())
+        self.cnp += int(cnp.sum())
+        for label, mask in (("pos", purchase & ~cnp), ("cnp", cnp)):
+            bins = np.searchsorted(_EDGES, amount[mask])
             self.amounts[label] += np.bincount(bins, minlength=len(_EDGES) + 1)
-        self.hours += np.bincount(purchases["hour"].to_numpy(), minlength=24)[:24]
-        self.weekdays += np.bincount(purchases["weekday"].to_numpy() - 1, minlength=7)[:7]
-        self.dates.update(purchases["date"].unique().to_list())
-        self.atm += int(atm["n"][0])
-        self.atm_amount += float(atm["sum"][0] or 0.0)
+        self.hours += np.bincount(rows["hour"].to_numpy()[purchase], minlength=24)[:24]
+        self.weekdays += np.bincount(rows["weekday"].to_numpy()[purchase] - 1, minlength=7)[:7]
+        if dates is None:
+            dates = lazy.select(stamp.dt.date().unique()).collect().to_series().to_list()
+        self.dates.update(dates)
+        self.atm += int(atm.sum())
+        self.atm_amount += float(amount[atm].sum())
 
     def median(self, label: str) -> float:
         """Median amount of a channel, from the histogram (within ~0.5%)."""

@@ -133,14 +133,32 @@ def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
     return frame_from_rows(rows, FrameContext.of(world))
 
 
+def time_order(epoch: np.ndarray) -> np.ndarray:
+    """Stable order by time of one day's rows: a two-pass radix sort (numpy sorts 8- and
+    16-bit keys by counting), several times cheaper than a comparison sort."""
+    if len(epoch) == 0:
+        return np.zeros(0, np.int64)
+    offset = epoch - epoch.min()
+    if offset.max() >= 1 << 24:  # not one day's rows: fall back to a comparison sort
+        return np.argsort(epoch, kind="stable")
+    low = np.argsort((offset & 0xFF).astype(np.uint8), kind="stable")
+    high = np.argsort((offset[low] >> 8).astype(np.uint16), kind="stable")
+    return low[high]
+
+
 def frame_from_rows(rows: Batch, ctx: FrameContext) -> pl.DataFrame:
-    """Schema-typed transactions table from settled internal rows and a FrameContext."""
+    """Schema-typed transactions table from settled internal rows and a FrameContext, in time
+    order (rows arrive in posting order; ties keep it)."""
     tz, start = ctx.tz, ctx.start
+    epoch = wall_clock_epoch(rows["t"], start, tz)
+    order = time_order(epoch)
+    rows = {name: column[order] for name, column in rows.items()}
+    epoch = epoch[order]
     merchant = rows["merchant"]
     raw = pl.DataFrame(
         {
             "transaction_id": rows["txid"],
-            "t": wall_clock_epoch(rows["t"], start, tz),
+            "t": epoch,
             "reported_t": wall_clock_epoch(rows["reported_at"], start, tz),
             "customer_id": ctx.customer_ids[rows["customer"]],
             "account_id": ctx.account_ids[rows["account"]],
@@ -196,11 +214,8 @@ def frame_from_rows(rows: Batch, ctx: FrameContext) -> pl.DataFrame:
         "decline_reason": pl.col("decline_reason"),
         "reported_at": _local_time(_nullable("reported_t", "reported_t"), tz),
     }
-    order = [c.name for c in schema.transaction_columns(tz)]
-    # Rows arrive in posting order; a stable sort by time makes the export chronological.
-    return raw.select([exprs[name].alias(name) for name in order]).sort(
-        "timestamp", maintain_order=True
-    )
+    names = [c.name for c in schema.transaction_columns(tz)]
+    return raw.select([exprs[name].alias(name) for name in names])
 
 
 def identity_strings(world: World) -> dict[str, pl.Series]:

@@ -16,7 +16,6 @@ import numpy as np
 
 from fraudsim.calibration.profile import Profile, lognormal_mixture_median
 from fraudsim.export.schema import CHANNELS, TX_TYPES
-from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, concat, make_batch
 from fraudsim.population import Population, group_range_table, pick_in_ranges
 from fraudsim.rng import SeedStreams
@@ -24,8 +23,6 @@ from fraudsim.rng import SeedStreams
 DAY = 86_400
 HOUR = 3_600
 DAYS_PER_MONTH = 30.44
-LEGIT_STREAM = 0
-LEGIT_LATER_STREAM = 2  # honest rows drawn on one day but dated later (returns)
 CH = {name: i for i, name in enumerate(CHANNELS)}
 TX = {name: i for i, name in enumerate(TX_TYPES)}
 
@@ -82,7 +79,6 @@ class LegitTraffic:
     ) -> None:
         self.pop, self.profile, self.streams, self.calendar = pop, profile, streams, calendar
         self.shard = shard
-        self.id_key = streams.key("transaction_ids")
         self.minor = profile.minor_per_major
         # A snapshot of the initial customers: accounts opened later by typologies (synthetic
         # identities, mules) get no honest traffic.
@@ -138,6 +134,8 @@ class LegitTraffic:
                 p.transfers.p2p_per_customer_month
                 + p.transfers.incoming_p2p_per_customer_month
                 + p.transfers.cash_deposits_per_customer_month
+                + p.transfers.savings_withdrawals_per_saver_month
+                * p.population.savings_account_share
                 + p.transfers.bills_per_customer
                 + 1.0
                 + p.transfers.rent_share_of_customers
@@ -177,16 +175,13 @@ class LegitTraffic:
         # Returns and credit-card cash advances draw from their own stream: honest rows that
         # share a shape with refund abuse and bust-out cash-outs.
         extra = self.streams.generator("legit_extra", self.shard, index)
-        refunds = self._refunds(extra, purchases)
-        refunds["txid"] = transaction_ids(
-            self.id_key, LEGIT_LATER_STREAM, self.shard, index, len(refunds["t"])
-        )
-        self.future.append(refunds)
+        self.future.append(self._refunds(extra, purchases))
         batches = [
             purchases,
             self._cash_advances(extra, info, base),
             self._incoming_transfers(extra, info, base),
             self._cash_deposits(extra, info, base),
+            self._savings_withdrawals(extra, info, base),
             self._atm(rng, info, base),
             self._incoming(rng, info, base, paid_on),
             self._bills_and_rent(rng, info, base, paid_on),
@@ -194,7 +189,6 @@ class LegitTraffic:
             self._card_repayments(rng, info, base, balances),
         ]
         rows = concat(batches)
-        rows["txid"] = transaction_ids(self.id_key, LEGIT_STREAM, self.shard, index, len(rows["t"]))
         self._follow(rows)
         return rows
 
@@ -396,6 +390,27 @@ class LegitTraffic:
             channel=CH["branch"],
             tx_type=TX["cash_deposit"],
             direction=1,
+        )
+
+    def _savings_withdrawals(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
+        """Savers move money back from savings to checking now and then (online banking)."""
+        savers = np.flatnonzero(self.cust["savings_idx"] >= 0).astype(np.int32)
+        rate = self.profile.transfers.savings_withdrawals_per_saver_month / DAYS_PER_MONTH
+        counts = rng.poisson(rate, len(savers))
+        who = np.repeat(savers, counts)
+        n = len(who)
+        amount = np.maximum(np.round(self.monthly_income[who] * rng.uniform(0.05, 0.5, n)), 100)
+        return make_batch(
+            n,
+            t=self._times(rng, n, base),
+            customer=who,
+            account=self.cust["savings_idx"][who],
+            counterparty=self.cust["checking_idx"][who],
+            device=self._device(rng, who),
+            amount=amount,
+            channel=CH["online_banking"],
+            tx_type=TX["savings_transfer"],
+            direction=0,
         )
 
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:

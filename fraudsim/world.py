@@ -14,14 +14,12 @@ from fraudsim.calibration import Profile, load_profile
 from fraudsim.config import ScenarioConfig
 from fraudsim.events import LegitEvents
 from fraudsim.fraud import FraudEngine
-from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, Ledger
 from fraudsim.population import build_population
 from fraudsim.rng import SeedStreams
 from fraudsim.traffic import DAY, Calendar, LegitTraffic
 
 DayCallback = Callable[[int, Batch], None]
-FRAUD_STREAM = 1  # transaction-id stream of rows posted by typologies (legit rows use 0)
 
 
 class World(mesa.Model):
@@ -57,7 +55,6 @@ class World(mesa.Model):
         self.legit_events = LegitEvents(self.population, self.profile, streams)
         self.n_initial_customers = len(self.population.customers["age"])
         self.income_quartiles = np.quantile(self.population.customers["income"], [0.25, 0.5, 0.75])
-        self.fraud_id_key = streams.key("transaction_ids")
         self.event_batches: list[dict[str, np.ndarray]] = []
         self.watched_merchants: dict[int, list[tuple[int, int]]] = {}
         self.datacollector = mesa.DataCollector(
@@ -97,9 +94,6 @@ class World(mesa.Model):
     def _close_day(self, day: int) -> None:
         end = (day + 1) * DAY
         fraud_rows = self.fraud.channels.take_rows(end)
-        fraud_rows["txid"] = transaction_ids(
-            self.fraud_id_key, FRAUD_STREAM, 0, day, len(fraud_rows["t"])
-        )
         self.ledger.post(fraud_rows)
         pending = self.bank.drop_lost_card_rows(self.ledger.take_pending(before=end))
         rows = self.bank.settle_day(pending, day)

@@ -66,11 +66,13 @@ class Bank(mesa.Agent):
         self.card_lost_at = np.append(self.card_lost_at, NEVER)
 
     def drop_lost_card_rows(self, rows: Batch) -> Batch:
-        """Honest rows paid with a card after its owner lost it never happen."""
+        """Honest payments with a card after its owner lost it never happen (credits to it, such
+        as returns, still arrive)."""
         card = rows["card"]
         lost = (
             (rows["episode"] < 0)
             & (card >= 0)
+            & (rows["direction"] == 0)
             & (rows["t"] >= self.card_lost_at[np.maximum(card, 0)])
         )
         if not lost.any():

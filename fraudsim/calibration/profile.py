@@ -116,6 +116,7 @@ class TransferTargets(_Section):
     incoming_p2p_per_customer_month: NonNegative
     p2p_external_share: Share
     cash_deposits_per_customer_month: NonNegative
+    savings_withdrawals_per_saver_month: NonNegative
     cash_deposit_median: Positive
     cash_deposit_sigma: Positive
     p2p_amount_median: Positive

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from fraudsim.export import schema
-from fraudsim.ids import scramble
+from fraudsim.ids import scramble, transaction_ids
 from fraudsim.ledger import Batch, make_batch
 
 if TYPE_CHECKING:
@@ -106,6 +106,8 @@ class FrameContext:
     currency: str
     fraud_type_names: list[str]
     pattern_names: list[str]
+    id_key: int
+    shard: int = 0
 
     @classmethod
     def of(cls, world: World) -> FrameContext:
@@ -125,6 +127,7 @@ class FrameContext:
             world.currency,
             list(world.fraud.channels.fraud_type_names),
             list(world.fraud.channels.pattern_names),
+            world.streams.key("transaction_ids"),
         )
 
 
@@ -154,10 +157,15 @@ def frame_from_rows(rows: Batch, ctx: FrameContext) -> pl.DataFrame:
     order = time_order(epoch)
     rows = {name: column[order] for name, column in rows.items()}
     epoch = epoch[order]
+    # Ids are given here, after honest and typology rows are merged and put in time order:
+    # they encode only the day and the row's rank in it (which the timestamp shows anyway),
+    # so even someone holding the seed cannot tell which stream produced a row.
+    day = int(rows["t"].min() // 86_400) if len(epoch) else 0
+    txid = transaction_ids(ctx.id_key, 0, ctx.shard, day, len(epoch))
     merchant = rows["merchant"]
     raw = pl.DataFrame(
         {
-            "transaction_id": rows["txid"],
+            "transaction_id": txid,
             "t": epoch,
             "reported_t": wall_clock_epoch(rows["reported_at"], start, tz),
             "customer_id": ctx.customer_ids[rows["customer"]],

@@ -41,12 +41,15 @@ class CardTesting(Typology):
     def expected_rows(self) -> float:
         p = self.params
         assert isinstance(p, CardTestingParams)
-        return p.cards * (1 + (1 - p.stale_share) * p.cash_out_share)
+        # A cash-out above the step-up threshold (30 EUR by default) is split into ~5 pieces.
+        pieces = max(1.0, p.cash_out_amount / 30.0 * 1.2)
+        return p.cards * (1 + (1 - p.stale_share) * p.cash_out_share * pieces)
 
     def run(self, ep: Episode) -> Process:
         p = self.params
         assert isinstance(p, CardTestingParams)
         ch, rng = self.ch, self.rng
+        minor = ch.world.profile.minor_per_major
         if "cards" not in ep.state:
             victims = ch.sample_customers(rng, p.cards)
             ep.state["cards"] = [int(rng.choice(ch.cards_of(int(v)))) for v in victims]
@@ -65,7 +68,7 @@ class CardTesting(Typology):
                 ep,
                 card,
                 merchant,
-                round(amount * 100),
+                round(amount * minor),
                 channel="cnp",
                 device=ep.state["device"],
                 stale_data=stale,
@@ -81,18 +84,22 @@ class CardTesting(Typology):
             merchant = int(ch.merchants(rng, 1, online=True)[0])
             amount = rng.lognormal(0.0, 0.6) * p.cash_out_amount
             outcome = ch.card_payment(
-                ep, card, merchant, round(amount * 100), channel="cnp", device=ep.state["device"]
+                ep, card, merchant, round(amount * minor), channel="cnp", device=ep.state["device"]
             )
             if not outcome.approved and outcome.reason == "step_up_failed" and self.adaptive:
-                # Adapt: split under the step-up threshold.
+                # Adapt: split the purchase into pieces under the step-up threshold (whole
+                # minor units); stop when a piece is declined.
                 limit = self.ch.bank.sca_threshold
-                while amount * 100 > 0:
-                    piece = min(amount * 100, limit * rng.uniform(0.7, 0.98))
+                left = round(amount * minor)
+                while left >= minor and limit > minor:
+                    piece = min(left, round(limit * rng.uniform(0.7, 0.98)))
                     yield ch.wait(rng.exponential(300))
-                    ch.card_payment(
-                        ep, card, merchant, round(piece), channel="cnp", device=ep.state["device"]
+                    done = ch.card_payment(
+                        ep, card, merchant, piece, channel="cnp", device=ep.state["device"]
                     )
-                    amount -= piece / 100
+                    left -= piece
+                    if not done.approved:
+                        break
                 ep.adaptations += 1
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:

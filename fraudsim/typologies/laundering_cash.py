@@ -18,9 +18,13 @@ DAY = 86_400
 DEPOSIT = {"tx_type": "cash_deposit", "channel": "branch"}
 
 
-def _open_hours(rng: np.random.Generator, day_start: int) -> int:
-    """A time during branch opening hours (09:00-18:00) of the day starting at day_start."""
-    return day_start + int(rng.integers(9 * HOUR, 18 * HOUR))
+def _open_hours(rng: np.random.Generator, day_start: int, first_weekday: int) -> int:
+    """A time during branch opening hours (09:00-17:00, Monday to Saturday, as for honest
+    deposits in traffic.py) on the day starting at day_start, or the next open day.
+    `first_weekday` is the weekday of the scenario's first day (Monday = 0)."""
+    if (day_start // DAY + first_weekday) % 7 == 6:  # Sunday: the branch is shut
+        day_start += DAY
+    return day_start + int(rng.integers(9 * HOUR, 17 * HOUR))
 
 
 def _capped_wait(rng: np.random.Generator, mean: float) -> float:
@@ -100,12 +104,19 @@ class Structuring(Typology):
             collector = _open_own_account(self, ep)
         events: list[list[Any]] = []  # [time, kind, account]
         day0 = (ch.now // DAY + 1) * DAY  # from tomorrow's opening hours
-        n_days = max(int(np.ceil(p.days)), p.deposits_each)
+        first_weekday = ch.world.config.start_date.weekday()
+        # Days the branch is open (not Sundays), enough of them for everyone's deposits.
+        open_days: list[int] = []
+        d = 0
+        while len(open_days) < max(int(np.ceil(p.days)), p.deposits_each):
+            if (day0 // DAY + d + first_weekday) % 7 != 6:
+                open_days.append(d)
+            d += 1
         for account in roles:
-            # One deposit a day at most per person, on distinct days, in opening hours.
-            days = rng.choice(n_days, size=p.deposits_each, replace=False)
+            # One deposit a day at most per person, on distinct open days, in opening hours.
+            days = rng.choice(open_days, size=p.deposits_each, replace=False)
             for d in sorted(days.tolist()):
-                t = _open_hours(rng, day0 + d * DAY)
+                t = _open_hours(rng, day0 + d * DAY, first_weekday)
                 events.append([t, "deposit", account])
                 if account != collector:  # smurfs pass each deposit on within hours
                     wait = int(_capped_wait(rng, p.collect_hours * HOUR))

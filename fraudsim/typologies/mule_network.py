@@ -161,7 +161,14 @@ class MuleNetwork(PlannedTypology):
     def _arrive(self, ep: Episode, item: dict[str, Any]) -> None:
         """Proceeds land from outside the bank (scam victims elsewhere, other mules)."""
         mule = ep.state["mules"][item["mule"]]
-        out = self.ch.credit(ep, mule["acct"], item["amount"], tx_type="p2p_transfer", role="mule")
+        out = self.ch.credit(
+            ep,
+            mule["acct"],
+            item["amount"],
+            tx_type="p2p_transfer",
+            channel="online_banking",
+            role="mule",
+        )
         self._push(
             ep, self.ch.now + self._later(), "pass", item["mule"], amount=self._keep(out.amount)
         )

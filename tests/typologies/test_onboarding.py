@@ -5,8 +5,9 @@ from conftest import run_world
 
 
 def test_new_customers_are_honest_late_starters():
-    ds = run_world([{"name": "new_customer.v1", "schedule": {"episodes": 4, "end_day": 5}}],
-                   days=14)
+    ds = run_world(
+        [{"name": "new_customer.v1", "schedule": {"episodes": 4, "end_day": 5}}], days=14
+    )
     rows = ds.transactions.filter(pl.col("fraud_type") == "new_customer.v1")
     assert rows.height > 4 and not rows["is_fraud"].any()
     assert (rows["pattern"] == "new_customer").all()

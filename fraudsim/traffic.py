@@ -23,6 +23,7 @@ from fraudsim.rng import SeedStreams
 DAY = 86_400
 HOUR = 3_600
 DAYS_PER_MONTH = 30.44
+NEW_PHONE_SHARE = 0.7  # share of a customer's online payments made on a new phone (choice)
 CH = {name: i for i, name in enumerate(CHANNELS)}
 TX = {name: i for i, name in enumerate(TX_TYPES)}
 
@@ -89,6 +90,7 @@ class LegitTraffic:
         self.card_daily_rate = cards["monthly_rate"] / DAYS_PER_MONTH
         self.debit_cards = np.flatnonzero(cards["kind"] == 0)
         self.future: list[Batch] = []
+        self.new_phone = np.full(len(self.cust["age"]), -1, np.int32)
         self.shadow = pop.accounts["opening_balance"].copy()
         self.floors = pop.accounts["floor"].copy()
         self.credit_cards = np.flatnonzero(cards["kind"] == 1)
@@ -413,11 +415,21 @@ class LegitTraffic:
             direction=0,
         )
 
+    def adopt_devices(self, customers: np.ndarray, devices: np.ndarray) -> None:
+        """Customers who got a new phone (an honest device_change) pay with it from now on."""
+        self.new_phone[customers] = devices
+
     def _device(self, rng: np.random.Generator, customer: np.ndarray) -> np.ndarray:
+        """The device of each online payment: a new phone most of the time once there is one,
+        else one of the customer's devices."""
         cust = self.cust
-        return cust["first_device"][customer] + (
-            rng.random(len(customer)) * cust["n_devices"][customer]
-        ).astype(np.int32)
+        u = rng.random(len(customer))
+        phone = self.new_phone[customer]
+        has = phone >= 0
+        use_new = has & (u < NEW_PHONE_SHARE)
+        u = np.where(has, (u - NEW_PHONE_SHARE) / (1 - NEW_PHONE_SHARE), u).clip(0, 0.999999)
+        old = cust["first_device"][customer] + (u * cust["n_devices"][customer]).astype(np.int32)
+        return np.where(use_new, phone, old).astype(np.int32)
 
     def _atm(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         atm = self.profile.atm

@@ -13,6 +13,7 @@ from fraudsim.agents import Bank, Merchant
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.config import ScenarioConfig
 from fraudsim.events import LegitEvents
+from fraudsim.export.schema import EVENT_TYPES
 from fraudsim.fraud import FraudEngine
 from fraudsim.ledger import Batch, Ledger
 from fraudsim.population import build_population
@@ -98,7 +99,12 @@ class World(mesa.Model):
         pending = self.bank.drop_lost_card_rows(self.ledger.take_pending(before=end))
         rows = self.bank.settle_day(pending, day)
         self.fraud.settled(rows)
-        self.event_batches.append(self.legit_events.day(day))
+        honest_events = self.legit_events.day(day)
+        phones = honest_events["event_type"] == EVENT_TYPES.index("device_change")
+        self.traffic.adopt_devices(
+            honest_events["customer"][phones], honest_events["device"][phones]
+        )
+        self.event_batches.append(honest_events)
         self.event_batches.append(self.fraud.channels.take_events(end))
         self._review_merchants(rows)
         self._record_watched(rows)

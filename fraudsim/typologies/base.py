@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -56,7 +57,7 @@ class Episode:
     process: simpy.Process | None = None
 
 
-class Typology:
+class Typology(ABC):
     """Base class. Subclasses set the class attributes and implement `run`.
 
     `run(ep)` is a SimPy generator acting through `self.ch` (the channels honest customers use
@@ -93,13 +94,15 @@ class Typology:
 
     def setup(self) -> None:
         """Global preparation before any episode (e.g. choose compromised terminals)."""
+        return  # optional hook: most typologies need no global plan
 
+    @abstractmethod
     def run(self, ep: Episode) -> Process:
         """The episode's behaviour (a SimPy generator)."""
-        raise NotImplementedError(f"{type(self).__name__}.run")
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
         """Called after each declined attempt when adaptive: change ep.state to adapt."""
+        return  # optional hook: by default the typology does not adapt
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
         """Called when the bank blocks the episode; True to carry on (e.g. another card)."""
@@ -139,8 +142,9 @@ class PlannedTypology(Typology):
 
     plan_actor_key: ClassVar[str] = "actor"
 
+    @abstractmethod
     def _prepare(self, ep: Episode) -> None:
-        raise NotImplementedError(f"{type(self).__name__}._prepare")
+        """Fill `ep.state["plan"]` (with `_push`) and any other state the steps need."""
 
     def _skip(self, ep: Episode, item: dict[str, Any]) -> bool:
         return False

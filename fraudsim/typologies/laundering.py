@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,8 +50,9 @@ class _Graph(Typology):
 
     # -- the shape (subclasses) ----------------------------------------------------------------
 
+    @abstractmethod
     def layers(self, ep: Episode) -> list[list[int]]:
-        raise NotImplementedError
+        """Account idx of each layer, first to last."""
 
     def edges(self, src: list[int], dst: list[int]) -> list[Edge]:
         """Complete bipartite by default, with uneven (Dirichlet) splits per source."""
@@ -60,8 +62,9 @@ class _Graph(Typology):
             out += [[s, d, float(w)] for d, w in zip(dst, shares, strict=True)]
         return out
 
+    @abstractmethod
     def n_edges(self) -> float:
-        raise NotImplementedError
+        """Mean number of transfers between layers (for prevalence control)."""
 
     def expected_rows(self) -> float:
         return self.n_edges()

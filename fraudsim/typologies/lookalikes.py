@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -29,8 +30,9 @@ class _Honest(Typology):
         ep.pattern = self.name.split(".")[0]
         yield from self.behave(ep)
 
+    @abstractmethod
     def behave(self, ep: Episode) -> Process:
-        raise NotImplementedError
+        """The honest behaviour (a SimPy generator); `run` names the pattern first."""
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -133,12 +133,15 @@ class BustOut(Typology):
         plan: list[tuple[int, str, int]] = []
         inflow = int(p.annual_income / 12 * (p.nurture_days / cycles) / 30 * minor)
         hours = np.asarray(ch.world.profile.weights("calendar", "hour_weights"))
+        first_weekday = ch.world.config.start_date.weekday()
         for k in range(cycles):
             # Salary lands and the standing order repays in the early morning, as everyone's.
             c0 = start + int((k + 0.05) * nurture / cycles)
-            plan.append((_at_hour(rng, c0, 2, 5, start), "salary", inflow))
+            plan.append(
+                (_business_day(_at_hour(rng, c0, 2, 5, start), first_weekday), "salary", inflow)
+            )
             c1 = start + int((k + 1) * nurture / cycles) - DAY // 2
-            plan.append((_at_hour(rng, c1, 4, 5, start), "repay", 0))
+            plan.append((_business_day(_at_hour(rng, c1, 4, 5, start), first_weekday), "repay", 0))
         # Purchases spread over every statement cycle, so each cycle has something to repay.
         cycle_of = np.arange(n_buys) % cycles
         for t in (cycle_of + rng.uniform(0.1, 0.85, n_buys)) * nurture / cycles:
@@ -279,6 +282,13 @@ class BustOut(Typology):
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
         # The bank froze or blocked the account: the identity is burnt, the fraudster is gone.
         return False
+
+
+def _business_day(t: int, first_weekday: int) -> int:
+    """Salaries and standing orders run on business days, as honest ones do: a Saturday or
+    Sunday moves to the Monday after. `first_weekday` is the scenario's first weekday."""
+    weekday = (t // DAY + first_weekday) % 7
+    return t + (7 - weekday) * DAY if weekday >= 5 else t
 
 
 def _at_hour(rng: np.random.Generator, t: int, lo: float, hi: float, after: int) -> int:

@@ -91,6 +91,11 @@ class LegitTraffic:
         self.debit_cards = np.flatnonzero(cards["kind"] == 0)
         self.future: list[Batch] = []
         self.new_phone = np.full(len(self.cust["age"]), -1, np.int32)
+        # Statement due days, drawn from their own stream so that the rest stays as it was.
+        days_max = profile.transfers.card_repayment_day_max
+        self.repay_day = streams.generator("population_extra", shard).integers(
+            1, days_max + 1, len(self.cust["age"])
+        )
         self.shadow = pop.accounts["opening_balance"].copy()
         self.floors = pop.accounts["floor"].copy()
         self.credit_cards = np.flatnonzero(cards["kind"] == 1)
@@ -188,7 +193,7 @@ class LegitTraffic:
             self._incoming(rng, info, base, paid_on),
             self._bills_and_rent(rng, info, base, paid_on),
             self._p2p(rng, info, base),
-            self._card_repayments(rng, info, base, balances),
+            self._card_repayments(rng, info, base, balances, paid_on),
         ]
         rows = concat(batches)
         self._follow(rows)
@@ -572,12 +577,17 @@ class LegitTraffic:
         )
 
     def _card_repayments(
-        self, rng: np.random.Generator, info: DayInfo, base: int, balances: np.ndarray
+        self,
+        rng: np.random.Generator,
+        info: DayInfo,
+        base: int,
+        balances: np.ndarray,
+        paid_on: np.ndarray,
     ) -> Batch:
-        if info.day_of_month != self.profile.transfers.card_repayment_day:
-            return make_batch(0)
+        # Each card's statement falls due on its own day (moved to a business day).
         cust = self.cust
-        holders = np.flatnonzero(cust["credit_idx"] >= 0).astype(np.int32)
+        due = paid_on[self.repay_day] == info.day_of_month
+        holders = np.flatnonzero((cust["credit_idx"] >= 0) & due).astype(np.int32)
         owed = -balances[cust["credit_idx"][holders]]
         holders, owed = holders[owed > 0], owed[owed > 0]
         n = len(holders)

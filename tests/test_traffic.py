@@ -19,14 +19,6 @@ CH = {name: i for i, name in enumerate(CHANNELS)}
 CHECKING, SAVINGS, CREDIT = 0, 1, 2
 
 
-def _day_of_month(config: ScenarioConfig, dom: int) -> int:
-    """Index of the first scenario day falling on day-of-month `dom`."""
-    for i in range(config.days):
-        if (config.start_date + dt.timedelta(days=i)).day == dom:
-            return i
-    raise AssertionError(f"no day {dom} in the scenario window")
-
-
 def _owed_balances(world: World) -> np.ndarray:
     """Opening balances with every credit-card account owing money (so repayments happen)."""
     balances = world.population.accounts["opening_balance"].copy()
@@ -37,11 +29,10 @@ def _owed_balances(world: World) -> np.ndarray:
 @pytest.fixture(scope="module")
 def days(world: World, tiny_config: ScenarioConfig) -> dict[int, Batch]:
     """Every day of the tiny scenario drawn from the world's traffic (start balances)."""
-    repay = _day_of_month(tiny_config, world.profile.transfers.card_repayment_day)
     out = {}
     for d in range(tiny_config.days):
-        balances = _owed_balances(world) if d == repay else world.bank.balances.copy()
-        out[d] = world.traffic.day(d, balances)
+        # Every credit card owes money, so each repays on its own due day.
+        out[d] = world.traffic.day(d, _owed_balances(world))
     return out
 
 
@@ -207,13 +198,23 @@ def test_internal_transfers_have_counterparty(
 def test_card_repayment_pays_what_is_owed(
     days: dict[int, Batch], world: World, tiny_config: ScenarioConfig
 ) -> None:
-    d = _day_of_month(tiny_config, world.profile.transfers.card_repayment_day)
-    r = _of(days[d], "card_repayment")
-    holders = (world.population.customers["credit_idx"] >= 0).sum()
-    assert len(r["t"]) == holders
-    assert (r["amount"] == 12_345).all()
+    """Each card holder repays what is owed on the card's own due day (a business day)."""
+    holders = world.population.customers["credit_idx"] >= 0
+    cal = Calendar(tiny_config.start_date)
+    seen = 0
+    for d, batch in days.items():
+        info = cal.day(d)
+        due = Calendar.business_day_map(info)[world.traffic.repay_day] == info.day_of_month
+        r = _of(batch, "card_repayment")
+        assert sorted(r["customer"].tolist()) == np.flatnonzero(holders & due).tolist(), d
+        assert (r["amount"] == 12_345).all()
+        seen += len(r["t"])
+    assert seen > 0
+    # Due days are spread over the month, not one day for everyone.
+    assert len(np.unique(world.traffic.repay_day[holders])) > 10
     # With nothing owed (opening balances), nobody repays.
-    none_owed = world.traffic.day(d, world.population.accounts["opening_balance"].copy())
+    busiest = max(days, key=lambda d: (days[d]["tx_type"] == TX["card_repayment"]).sum())
+    none_owed = world.traffic.day(busiest, world.population.accounts["opening_balance"].copy())
     assert not (none_owed["tx_type"] == TX["card_repayment"]).any()
 
 

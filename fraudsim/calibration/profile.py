@@ -127,7 +127,7 @@ class TransferTargets(_Section):
     rent_share_of_customers: Share
     rent_share_of_income: Share
     savings_share_of_income: Share
-    card_repayment_day: int = Field(ge=1, le=28)
+    card_repayment_day_max: int = Field(ge=1, le=28)
 
 
 class BalanceTargets(_Section):

@@ -175,10 +175,26 @@ class RuleDetector:
 # --- gradient boosting -----------------------------------------------------------------------
 
 
-def feature_matrix(frame: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """The `f_*` features of `build_features(frame)` as a float matrix (null -> NaN)."""
-    feats = build_features(frame).select(cs.starts_with("f_"))
-    return feats.cast(pl.Float64).to_numpy(), feats.columns
+def feature_matrix(
+    frame: pl.DataFrame, columns: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The `f_*` features of `build_features(frame)` as a float matrix (null -> NaN).
+
+    Args:
+        frame: Transactions.
+        columns: Feature columns to take, in order; default: every `f_*` column that is not
+            entirely null (e.g. `f_dist_home_km` without the customers and merchants tables).
+
+    Returns:
+        The matrix and its column names.
+    """
+    feats = build_features(frame).select(cs.starts_with("f_")).cast(pl.Float64)
+    if columns is None:
+        columns = [c for c in feats.columns if feats[c].null_count() < feats.height]
+    missing = sorted(set(columns) - set(feats.columns))
+    if missing:
+        raise ValueError(f"transactions lack the trained feature column(s) {missing}")
+    return feats.select(columns).to_numpy(), list(columns)
 
 
 class GradientBoostingDetector:
@@ -227,9 +243,7 @@ class GradientBoostingDetector:
     def score(self, frame: pl.DataFrame) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("GradientBoostingDetector.score called before fit")
-        x, names = feature_matrix(frame)
-        if names != self.features:
-            raise ValueError(f"feature columns differ from training: {names} != {self.features}")
+        x, _ = feature_matrix(frame, self.features)
         return self.model.predict_proba(x)[:, 1].astype(np.float64)
 
 

@@ -51,13 +51,8 @@ class Dataset:
     fraud_summary: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def from_world(
-        cls,
-        world: World,
-        transactions: pl.DataFrame | None,
-        ready: dict[str, pl.DataFrame] | None = None,
-    ) -> Dataset:
-        """Tables of a finished world; `ready` holds tables already built elsewhere."""
+    def from_world(cls, world: World, transactions: pl.DataFrame | None) -> Dataset:
+        """Tables of a finished world (transactions given, or None when streamed to disk)."""
         builders = {
             "customers": frames.customers_frame,
             "accounts": frames.accounts_frame,
@@ -67,10 +62,7 @@ class Dataset:
             "episodes": frames.episodes_frame,
             "daily_stats": frames.daily_stats_frame,
         }
-        ready = ready or {}
-        tables = {
-            name: ready[name] if name in ready else build(world) for name, build in builders.items()
-        }
+        tables = {name: build(world) for name, build in builders.items()}
         if transactions is not None:
             tables = {"transactions": transactions, **tables}
         rows = int(tables["daily_stats"]["transactions"].sum())
@@ -133,7 +125,7 @@ def _run(
             lambda day, rows: day_frames.append(frames.transactions_frame(world, rows))
         )
     else:
-        writer.add_static_tables(world)  # written in the background while the days run
+        writer.prepare(world)  # identity strings drawn in the background while the days run
         world.day_callbacks.append(lambda day, rows: writer.add_rows(world, day, rows))
     if progress is not None:
         world.day_callbacks.append(lambda day, rows: progress(day, config.days, len(rows["t"])))
@@ -146,10 +138,9 @@ def _run(
             if day_frames
             else frames.transactions_frame(world, frames.empty_rows())
         )
-        ready = None
     else:
-        ready = writer.static_tables()
-    dataset = Dataset.from_world(world, transactions, ready)
+        writer.wait()
+    dataset = Dataset.from_world(world, transactions)
     dataset.timings = {
         "build_seconds": built - started,
         "simulate_seconds": simulated - built,

@@ -56,8 +56,6 @@ class FraudEngine:
         self.scale = 1.0
         self.expected_episodes: list[float] = []
         self._episode_key = world.streams.key("ids", 7)
-        self._by_card: dict[int, set[int]] = {}
-        self._by_account: dict[int, set[int]] = {}
         self._reporting: set[int] = set()
         cfg = world.config
         for i, (cls, params) in enumerate(resolve_typologies(cfg)):

@@ -125,7 +125,6 @@ class RunWriter:
         self._part: tuple[Path, pq.ParquetWriter] | None = None
         self.fidelity = FidelityStats()
         self._finished = False
-        self._static: dict[str, pl.DataFrame] = {}
         self._hashes: dict[str, tuple[str, int]] = {}
 
     def _check_target(self) -> None:
@@ -138,30 +137,20 @@ class RunWriter:
                 "choose another --out or remove it"
             )
 
-    # -- tables that do not change during the run --------------------------------------------
+    # -- work done while the days run ----------------------------------------------------------
 
-    STATIC_TABLES: tuple[str, ...] = ()  # every entity table may grow during a run
-
-    def add_static_tables(self, world: World) -> None:
+    def prepare(self, world: World) -> None:
         """Draw identity strings (names, card numbers, IBANs) on the writer thread while the
-        days run; the tables themselves are written at the end, as typologies may add rows."""
+        days run; the entity tables are written at the end, as typologies may add rows."""
         from fraudsim.export import frames
 
         pop = world.population
         self._submit(lambda: (frames.identity_strings(world), pop.ibans))
 
-        def write(name: str) -> None:
-            frame = getattr(frames, f"{name}_frame")(world)
-            self._static[name] = frame
-            self._write_file(frame, name)
-
-        for name in self.STATIC_TABLES:
-            self._submit(write, name)
-
-    def static_tables(self) -> dict[str, pl.DataFrame]:
-        """The static tables once written (waits for the writer thread)."""
+    def wait(self) -> None:
+        """Wait until everything queued is written (before building the entity tables, which
+        read the identity strings the writer thread drew)."""
         self._drain()
-        return dict(self._static)
 
     def _write_file(self, frame: pl.DataFrame, name: str) -> None:
         path = self.tmp / f"{name}.{self.fmt}"
@@ -240,7 +229,7 @@ class RunWriter:
                     ",".join(dataset.tables.get("transactions", pl.DataFrame()).columns) + "\n"
                 )
             for name, frame in dataset.tables.items():
-                if name != "transactions" and name not in self._static:
+                if name != "transactions":
                     self._write_file(frame, name)
             dataset.transaction_rows = self.rows_written
             transactions = self.scan_transactions()

@@ -209,6 +209,19 @@ def typologies_show(name: Annotated[str, typer.Argument(help="e.g. card_testing.
     )
 
 
+def _register_stress() -> None:
+    from fraudsim.cli_stress import stress
+
+    app.command(
+        "stress",
+        help="Train a detector on one world and report how it does on a "
+        "suite of others, per typology (first version).",
+    )(stress)
+
+
+_register_stress()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

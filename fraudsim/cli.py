@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fraudsim.config import ScenarioConfig, load_scenario, one_line
+from fraudsim.config import ScenarioConfig, load_scenario
 from fraudsim.errors import FraudsimError
+from fraudsim.tomlfile import one_line
 
 app = typer.Typer(
     add_completion=False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.tomlfile import one_line, read_toml
 from fraudsim.typologies.schedule import Schedule
 
 # A scenario name becomes a directory name under the output root: keep it a plain slug.
@@ -288,13 +288,6 @@ def _bound_message(label: str, data: dict[str, Any], exc: ValidationError) -> st
     )
 
 
-def one_line(message: str) -> str:
-    """The message with control characters (a key may hold a newline) shown escaped."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-
-
 def validate_scenario(data: dict[str, Any], label: str) -> ScenarioConfig:
     """Validate a scenario mapping; errors (and absurd sizes) become one ConfigError line."""
     try:
@@ -311,22 +304,7 @@ def load_scenario(path: str | Path) -> ScenarioConfig:
     """Read and validate a scenario TOML file. The file is data: nothing in it is executed."""
     path = Path(path)
     label = str(path)
-    if path.is_dir():
-        raise ConfigError(f"{label}: is a directory, expected a scenario .toml file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: scenario file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text; a scenario is a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
+    data = read_toml(path, "scenario")
     if "name" not in data:
         data = {"name": path.stem, **data}
     return validate_scenario(data, label)

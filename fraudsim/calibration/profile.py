@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.tomlfile import read_toml
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -254,21 +254,6 @@ class Profile(_Section):
         return _normalised(getattr(getattr(self, section), name), name)
 
 
-def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{label}: is a directory, expected a profile .toml file") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
-
-
 def builtin_profiles() -> list[str]:
     """Names of the profiles shipped with the package."""
     folder = resources.files("fraudsim.calibration") / "profiles"
@@ -290,7 +275,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             raise ConfigError(
                 f"profile '{text_name}': not a built-in profile ({allowed}) and no such file"
             )
-    data = _read_toml(path, label)
+    data = read_toml(path, "profile", label)
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:

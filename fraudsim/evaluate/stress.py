@@ -28,7 +28,6 @@ import json
 import math
 import os
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fraudsim.config import load_scenario, one_line
+from fraudsim.config import load_scenario
 from fraudsim.errors import ConfigError, OutputError, format_validation_error
 from fraudsim.evaluate.detectors import load_detector
 from fraudsim.evaluate.metrics import (
@@ -46,6 +45,7 @@ from fraudsim.evaluate.metrics import (
     recall_at_daily_budget,
     time_to_first_alert,
 )
+from fraudsim.tomlfile import one_line, read_toml
 
 
 class SuiteEntry(BaseModel):
@@ -82,22 +82,7 @@ def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite TOML file; any problem is one ConfigError line naming it."""
     path = Path(path)
     label = str(path)
-    if path.is_dir():
-        raise ConfigError(f"{label}: is a directory, expected a suite .toml file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: suite file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text; a suite is a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(one_line(f"{label}: invalid TOML: {exc}")) from None
-    except RecursionError:
-        raise ConfigError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
+    data = read_toml(path, "suite")
     if "name" not in data:
         data = {"name": path.stem, **data}
     try:

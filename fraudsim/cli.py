@@ -76,6 +76,10 @@ def run(
     customers: Annotated[int | None, typer.Option(help="override the number of customers")] = None,
     days: Annotated[int | None, typer.Option(help="override the number of days")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="parquet or csv")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="calibration profile: a built-in name or a PROFILE.toml path"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate a scenario and write its dataset to a run directory."""
@@ -83,7 +87,13 @@ def run(
 
     try:
         config = load_scenario(resolve_scenario(scenario)).with_overrides(
-            **{"seed": seed, "days": days, "population.customers": customers, "output.format": fmt}
+            **{
+                "seed": seed,
+                "days": days,
+                "population.customers": customers,
+                "output.format": fmt,
+                "profile": profile,
+            }
         )
         preflight(config)
         out_dir = resolve_output(config, out)

@@ -1,0 +1,1 @@
+"""`fraudsim report`: fidelity, plots, representation, leakage and privacy audit of a run."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudsim.calibration.profile import Profile, lognormal_mixture_median
+from fraudsim.empirical import EmpiricalTraffic
 from fraudsim.export.schema import CHANNELS, TX_TYPES
 from fraudsim.ledger import Batch, concat, make_batch
 from fraudsim.population import Population, group_range_table, pick_in_ranges
@@ -127,9 +128,15 @@ class LegitTraffic:
         self.pos_ranges = group_range_table(pop, 0, n_regions)
         self.cnp_ranges = group_range_table(pop, 1, n_regions)
         self.monthly_income = cust["income"] / 12.0 * self.minor
+        # A profile derived from data (fraudsim calibrate) draws honest rows from its aggregates.
+        self.empirical = (
+            EmpiricalTraffic(pop, profile, streams, shard) if profile.empirical else None
+        )
 
     def expected_rows_per_day(self) -> float:
         """Mean honest rows a day (for prevalence control), from the profile's rates."""
+        if self.empirical is not None:
+            return self.empirical.expected_rows_per_day()
         p, cust = self.profile, self.cust
         n = len(cust["age"])
         per_month = (
@@ -174,6 +181,8 @@ class LegitTraffic:
         only card repayments read them). Rows dated after the day (returns) are kept aside:
         `take_future`."""
         info = self.calendar.day(index)
+        if self.empirical is not None:
+            return self.empirical.day(index, info.day_of_month, info.days_in_month, info.weekday)
         rng = self.streams.generator("legit", self.shard, index)
         base = index * DAY
         paid_on = Calendar.business_day_map(info)

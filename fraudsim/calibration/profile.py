@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fraudsim.errors import ConfigError, format_validation_error
+from fraudsim.export.schema import CHANNELS, TX_TYPES
 from fraudsim.tomlfile import read_toml
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -186,6 +187,65 @@ class EventTargets(_Section):
     address_change_per_customer_month: NonNegative
 
 
+class EmpiricalType(_Section):
+    """One transaction type of a user's table and the export enumerations it is drawn as."""
+
+    name: str  # the source's own type name (mapped back by (tx_type, channel, direction))
+    tx_type: str
+    channel: str
+    direction: Literal["debit", "credit"]
+    share: Share  # of source rows
+    per_account_month: NonNegative
+    amount_quantiles: list[NonNegative] = Field(min_length=2)  # at EmpiricalTargets.levels
+    weekday_weights: list[NonNegative] = Field(min_length=7, max_length=7)
+    day_of_month_weights: list[NonNegative] = Field(min_length=31, max_length=31)
+    hour_weights: list[NonNegative] = Field(default_factory=list)  # empty: dates-only source
+    counterparty_share: Share = 0.0
+    other_bank_share: Share = 0.0
+
+    @model_validator(mode="after")
+    def _known_enumerations(self) -> EmpiricalType:
+        if self.tx_type not in TX_TYPES:
+            raise ValueError(f"tx_type {self.tx_type!r}; allowed: {', '.join(TX_TYPES)}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel {self.channel!r}; allowed: {', '.join(CHANNELS)}")
+        if self.hour_weights and len(self.hour_weights) != 24:
+            raise ValueError("hour_weights needs 24 values or none")
+        return self
+
+
+class EmpiricalTargets(_Section):
+    """Aggregates derived from a user's table by `fraudsim calibrate` (honest traffic is drawn
+    from these instead of the card/ATM/transfer model). Weekday and day-of-month weights are
+    rates per calendar occurrence with mean 1; day 31 of day_of_month_weights is the last day
+    of the month."""
+
+    source_has_time: bool
+    hour_shape: str  # "data" or why another shape is used
+    levels: list[Share] = Field(min_length=2)
+    activity_per_account_month: NonNegative
+    activity_gamma_shape: Positive
+    activity_histogram: list[NonNegative] = Field(default_factory=list)
+    accounts_in_source: bool = True
+    weekday_weights: list[NonNegative] = Field(min_length=7, max_length=7)
+    day_of_month_weights: list[NonNegative] = Field(min_length=31, max_length=31)
+    hour_weights: list[NonNegative] = Field(default_factory=list)
+    balance_quantiles: list[float] = Field(default_factory=list)
+    distinct_counterparties_per_account: NonNegative | None = None
+    fraud_share: Share | None = None
+    fraud_amount_quantiles: list[NonNegative] = Field(default_factory=list)
+    types: list[EmpiricalType] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_mapping(self) -> EmpiricalTargets:
+        keys = [(t.tx_type, t.channel, t.direction) for t in self.types]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two types share one (tx_type, channel, direction)")
+        if any(len(t.amount_quantiles) != len(self.levels) for t in self.types):
+            raise ValueError("amount_quantiles need one value per level")
+        return self
+
+
 class Tolerances(_Section):
     """How far a simulated aggregate may sit from its target and still pass."""
 
@@ -214,6 +274,7 @@ class Profile(_Section):
     fraud: FraudTargets
     events: EventTargets
     tolerances: Tolerances = Tolerances()
+    empirical: EmpiricalTargets | None = None
     sources: dict[str, str]
     provenance: dict[str, Any] = Field(default_factory=dict)
 

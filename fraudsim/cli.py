@@ -233,6 +233,31 @@ def _register_stress() -> None:
 _register_stress()
 
 
+def _register_report() -> None:
+    from fraudsim.cli_report import report
+
+    app.command(
+        "report",
+        help="Fidelity, plots, representation, leakage and privacy audit of a run directory.",
+    )(report)
+
+
+_register_report()
+
+
+def _register_calibrate() -> None:
+    from fraudsim.cli_calibrate import calibrate
+
+    app.command(
+        "calibrate",
+        help="Derive a calibration profile (aggregates only, optional differential privacy) "
+        "from your own transaction table.",
+    )(calibrate)
+
+
+_register_calibrate()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -21,9 +21,9 @@ from fraudsim.errors import ConfigError, OutputError, format_validation_error
 
 DAYS_PER_MONTH = 30.44
 LEVELS = (np.arange(100) + 0.5) / 100  # 100 quantile levels; the extreme rows are never released
-# Data-independent amount bins for DP quantiles: 20 a decade from 0.01 to 10^9 (major units).
-AMOUNT_EDGES = np.concatenate([[0.0], np.logspace(-2, 9, 221)])
-ACTIVITY_BINS = 200  # account-months with 0..199 rows, and 200 or more
+# Data-independent amount bins for DP quantiles: 40 a decade from 0.01 to 10^9 (major units).
+AMOUNT_EDGES = np.concatenate([[0.0], np.logspace(-2, 9, 441)])
+ACTIVITY_BINS = 100  # account-months with 0..99 rows, and 100 or more
 DEFAULT_MIN_COUNT = 5
 
 # (words in the source type name, tx_type, channel) — first match wins; then by direction.
@@ -157,6 +157,17 @@ class _Deriver:
             out["hour_weights"] = _shares(self.dp.counts(f"hour[{name}]", hours))
         return out
 
+    def count_types(self) -> None:
+        """Rows per type (noisy): shares of types and, summed, the rows for the activity mean."""
+        frame = self.frame
+        self.type_rows = (
+            frame.group_by("type").len().sort(["len", "type"], descending=[True, False])
+        )
+        self.type_counts = self.dp.counts(
+            "rows", self.type_rows["len"].to_numpy().astype(np.float64)
+        )
+        self.noisy_rows = float(self.type_counts.sum())
+
     def activity(self) -> dict[str, Any]:
         """Rows per account and month, over each account's months from first to last row."""
         if not self.source.has_accounts:
@@ -177,9 +188,13 @@ class _Deriver:
         hist[0] += zeros
         noisy = self.dp.counts("activity", hist, sensitivity=2.0)
         k = np.arange(len(noisy), dtype=np.float64)
-        total = max(noisy.sum(), 1.0)
-        mean = float((noisy * k).sum() / total)
-        var = float((noisy * (k - mean) ** 2).sum() / total)
+        cells = max(noisy.sum(), 1.0)
+        # The mean from the released row counts (many cells) rather than from the histogram
+        # tail, which noise and suppression distort most.
+        mean = (
+            float(self.noisy_rows / cells) if self.noisy_rows else float((noisy * k).sum() / cells)
+        )
+        var = float((noisy * (k - mean) ** 2).sum() / cells)
         # Gamma-Poisson: between-account variance beyond Poisson sets the gamma shape.
         excess = var - mean
         shape = mean * mean / excess if excess > 1e-9 else 1000.0
@@ -191,8 +206,8 @@ class _Deriver:
 
     def types(self, activity: float) -> list[dict[str, Any]]:
         frame = self.frame
-        names = frame.group_by("type").len().sort(["len", "type"], descending=[True, False])
-        noisy = self.dp.counts("rows", names["len"].to_numpy().astype(np.float64))
+        names = self.type_rows
+        noisy = self.type_counts
         total = max(noisy.sum(), 1.0)
         taken: set[tuple[str, str, str]] = set()
         out = []
@@ -303,6 +318,7 @@ def derive_profile(
         raise ConfigError(f"--currency: '{currency}'; allowed: a 3-letter ISO 4217 code")
     privacy = Privacy(epsilon, min_count, _kinds(source), np.random.default_rng())
     derive = _Deriver(source, privacy)
+    derive.count_types()
     activity = derive.activity()
     rate = activity.get("activity_per_account_month")
     if rate is None:  # no account column: keep the default profile's card activity

@@ -17,6 +17,7 @@ import numpy as np
 from fraudsim.errors import ConfigError
 
 MECHANISM = "laplace"
+NOISE_FLOOR = 3.0  # noisy cells below this many noise scales are suppressed (as zero)
 
 
 def check_epsilon(epsilon: float | None) -> None:
@@ -53,10 +54,14 @@ class Privacy:
         values = np.asarray(values, dtype=np.float64)
         if name.split("[")[0] not in self.kinds:
             raise KeyError(f"statistic kind {name!r} is not in the privacy budget")
+        threshold = float(self.min_count)
         if self.per_kind is not None:
             values = values + self.rng.laplace(0.0, sensitivity / self.per_kind, values.shape)
+            # Empty cells turned positive by noise would otherwise add mass everywhere (e.g. in
+            # far amount bins): also drop cells within three noise scales of zero.
+            threshold = max(threshold, NOISE_FLOOR * sensitivity / self.per_kind)
         values = np.maximum(values, 0.0)
-        small = (values > 0) & (values < self.min_count)
+        small = (values > 0) & (values < threshold)
         if small.any():
             self.cells_suppressed += int(small.sum())
             self.suppressed.append(f"{name}: {int(small.sum())} of {values.size} cells")
@@ -78,6 +83,7 @@ class Privacy:
                 mechanism=MECHANISM,
                 unit="one source row (event-level)",
                 budget_split=f"epsilon/{len(self.kinds)} for each of: {', '.join(self.kinds)}",
+                suppression=f"cells below max(min_count, {NOISE_FLOOR} noise scales)",
             )
         return block
 

@@ -1,0 +1,95 @@
+"""Assemble the report of a run and write report.json and report.html atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fraudsim.errors import OutputError
+from fraudsim.report import html, leakage, plots, representation, targets
+from fraudsim.report.run import open_run
+
+
+def build_report(
+    run_dir: str | Path,
+    against: str | Path | None = None,
+    columns: str | dict[str, str] | None = None,
+    time_origin: str | None = None,
+    legit_sample: int = leakage.LEGIT_SAMPLE,
+) -> dict[str, Any]:
+    """Everything the report shows, as a JSON-ready dict (plots as base64 PNG)."""
+    started = time.perf_counter()
+    run = open_run(run_dir)
+    source = None
+    if against is not None:
+        from fraudsim.calibration.columns import parse_column_map, read_source
+
+        mapping = (
+            parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
+        )
+        source = read_source(against, mapping, time_origin)
+    checks = targets.fidelity(run)
+    report: dict[str, Any] = {
+        "run": {
+            "name": run.name,
+            "path": str(run.path),
+            "profile": run.profile.meta.name,
+            "days": run.days,
+            "transactions": int(run.manifest.get("rows", {}).get("transactions", 0)),
+        },
+        "fidelity": {
+            "summary": targets.summary(checks),
+            "checks": checks,
+            "segments": representation.segment_checks(run),
+        },
+        "representation": representation.representation(run),
+        "leakage": leakage.leakage(run, legit_sample),
+    }
+    if source is not None:
+        from fraudsim.calibration.compare import compare_to_source
+        from fraudsim.report.privacy import privacy
+
+        report["against"] = {
+            "source": str(against),
+            "sha256": source.sha256,
+            "comparison": compare_to_source(run.transactions(), source, run.profile),
+        }
+        report["privacy"] = privacy(run.transactions(), source, run.profile)
+    report["flagged"] = report["leakage"]["flagged"]
+    report["plots"] = plots.render_all(run)
+    report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise OutputError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
+
+
+def write_report(
+    run_dir: str | Path,
+    against: str | Path | None = None,
+    columns: str | dict[str, str] | None = None,
+    time_origin: str | None = None,
+    legit_sample: int = leakage.LEGIT_SAMPLE,
+) -> dict[str, Any]:
+    """Build the report and write RUN_DIR/report.json and RUN_DIR/report.html (not listed in
+    the run's manifest, so `verify_run` is unaffected)."""
+    report = build_report(run_dir, against, columns, time_origin, legit_sample)
+    out = Path(run_dir)
+    page = html.render(report)
+    _atomic_write(out / "report.json", json.dumps(report, indent=1, default=str))
+    _atomic_write(out / "report.html", page)
+    return report

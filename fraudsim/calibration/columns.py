@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +167,14 @@ def _bad_value(series: pl.Series, parsed: pl.Series) -> str:
     return repr(bad[0]) if len(bad) else "?"
 
 
+def _try_parse(parse: Callable[[], pl.Series], text: pl.Series) -> pl.Series:
+    """polars raises when it cannot infer any format (every value bad): all null then."""
+    try:
+        return parse()
+    except pl.exceptions.PolarsError:
+        return pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us"))
+
+
 def _timestamps(
     series: pl.Series, column: str, label: str, origin: dt.datetime | None
 ) -> tuple[pl.Series, bool]:
@@ -200,7 +209,7 @@ def _timestamps(
         return pl.select(out.alias(column)).to_series(), True
     if dtype == pl.String:
         text = series.str.strip_chars()
-        parsed = text.str.to_datetime(strict=False, time_unit="us")
+        parsed = _try_parse(lambda: text.str.to_datetime(strict=False, time_unit="us"), text)
         if parsed.null_count() == text.null_count():
             has_time = bool(
                 (parsed.dt.time() != dt.time(0)).any() or text.str.contains(r"[T ]\d").any()
@@ -208,7 +217,7 @@ def _timestamps(
             if parsed.dtype.time_zone:  # type: ignore[attr-defined]
                 parsed = parsed.dt.replace_time_zone(None)
             return parsed, has_time
-        dates = text.str.to_date(strict=False)
+        dates = _try_parse(lambda: text.str.to_date(strict=False), text)
         if dates.null_count() == text.null_count():
             return dates.cast(pl.Datetime("us")), False
         raise ConfigError(

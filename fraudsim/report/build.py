@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fraudsim.errors import OutputError
+from fraudsim.errors import ConfigError, OutputError
 from fraudsim.report import html, leakage, plots, representation, targets
 from fraudsim.report.run import open_run
 
@@ -53,11 +53,13 @@ def build_report(
         from fraudsim.calibration.compare import compare_to_source
         from fraudsim.report.privacy import privacy
 
-        report["against"] = {
-            "source": str(against),
-            "sha256": source.sha256,
-            "comparison": compare_to_source(run.transactions(), source, run.profile),
-        }
+        report["against"] = {"source": str(against), "sha256": source.sha256, "comparison": []}
+        try:
+            report["against"]["comparison"] = compare_to_source(
+                run.transactions(), source, run.profile
+            )
+        except ConfigError as exc:  # e.g. a profile not derived from data: privacy only
+            report["against"]["skipped"] = str(exc)
         report["privacy"] = privacy(run.transactions(), source, run.profile)
     report["flagged"] = report["leakage"]["flagged"]
     report["plots"] = plots.render_all(run)

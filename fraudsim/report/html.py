@@ -120,6 +120,7 @@ def render(report: dict[str, Any]) -> str:
     if against:
         parts += [
             f"<h2>Against the source data <code>{_e(against['source'])}</code></h2>",
+            f"<p>{_e(against.get('skipped', ''))}</p>",
             _table(
                 ["metric", "what", "value", "tolerance", "pass"],
                 [

@@ -492,7 +492,9 @@ def transfers(run: RunData) -> list[Check]:
     deposits = h.filter(kind == "cash_deposit")
     accounts = run.table("accounts")
     savings_ids = accounts.filter(pl.col("kind") == "savings")["account_id"]
-    withdrawals = h.filter((kind == "savings_transfer") & pl.col("account_id").is_in(savings_ids))
+    withdrawals = h.filter(
+        (kind == "savings_transfer") & pl.col("account_id").is_in(savings_ids.implode())
+    )
     bills = h.filter(kind == "bill_payment")
     rent = h.filter(kind == "rent")
     out = [

@@ -39,10 +39,11 @@ def _calendar_shapes(frame: pl.DataFrame) -> dict[str, np.ndarray]:
     days = pl.select(pl.date_range(first, last, "1d").alias("d"))["d"]
     weekday = (days.dt.weekday() - 1).to_numpy()
     slot = pl.select(day_index(pl.lit(days))).to_series().to_numpy() - 1
-    per_date = np.bincount((dates - first).dt.total_days().to_numpy(), minlength=len(days)).astype(
-        np.float64
+    rows_weekday = np.bincount((dates.dt.weekday() - 1).to_numpy(), minlength=7)
+    rows_slot = np.bincount(
+        pl.select(day_index(pl.lit(dates))).to_series().to_numpy() - 1, minlength=31
     )
-    w, d = (np.asarray(x) for x in fit_calendar(per_date, weekday, slot))
+    w, d = (np.asarray(x) for x in fit_calendar(rows_weekday, rows_slot, weekday, slot))
     hours = np.bincount(frame["timestamp"].dt.hour().to_numpy(), minlength=24).astype(np.float64)
     return {
         "weekday": w / w.sum(),

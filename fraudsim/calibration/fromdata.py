@@ -94,17 +94,18 @@ def calendar_occurrences(first: dt.date, last: dt.date) -> tuple[np.ndarray, np.
 
 
 def fit_calendar(
-    per_date: np.ndarray, weekday: np.ndarray, slot: np.ndarray, rounds: int = 30
+    by_weekday: np.ndarray, by_slot: np.ndarray, weekday: np.ndarray, slot: np.ndarray
 ) -> tuple[list[float], list[float]]:
-    """Factors W (7) and D (31) with rows(date) ~ mean * W[weekday] * D[slot], each with
-    occurrence-weighted mean 1 (D[30] is the last day of a month)."""
+    """Factors W (7) and D (31) with rows(date) ~ mean * W[weekday] * D[slot] over the dates
+    of a calendar (`weekday`, `slot` per date; slot 30 is the last day of a month), fitted by
+    iterative proportional fitting to the row totals per weekday and per slot; W has
+    occurrence-weighted mean 1 and the product keeps the mean rows per date."""
     w, d = np.ones(7), np.ones(31)
-    by_weekday = np.bincount(weekday, per_date, 7)
-    by_slot = np.bincount(slot, per_date, 31)
-    mean = per_date.sum() / max(len(per_date), 1)
+    by_weekday, by_slot = np.asarray(by_weekday, float), np.asarray(by_slot, float)
+    mean = by_slot.sum() / max(len(slot), 1)
     if mean <= 0:
         return w.tolist(), d.tolist()
-    for _ in range(rounds):
+    for _ in range(30):
         w = by_weekday / np.maximum(np.bincount(weekday, mean * d[slot], 7), 1e-12)
         d = by_slot / np.maximum(np.bincount(slot, mean * w[weekday], 31), 1e-12)
     # Weekdays or days never seen in the source (a short table) get the neutral factor.
@@ -144,13 +145,18 @@ class _Deriver:
         return np.round(quantiles_from_histogram(noisy, AMOUNT_EDGES, LEVELS), 4).tolist()
 
     def calendar(self, name: str, part: pl.DataFrame) -> dict[str, list[float]]:
-        """Weekday and day-of-month factors fitted jointly on rows per date (a Poisson
-        log-linear fit by iterative proportional fitting), so that month-end rows falling on
-        some weekday in the source years do not show up as a weekday effect."""
-        offset = (part["date"] - self.first).dt.total_days().to_numpy()
-        per_date = np.bincount(offset, minlength=len(self.date_weekday)).astype(np.float64)
-        per_date = self.dp.counts(f"calendar[{name}]", per_date)
-        weekday, dom = fit_calendar(per_date, self.date_weekday, self.date_slot)
+        """Weekday and day-of-month factors fitted jointly (see fit_calendar), so that
+        month-end rows falling on some weekday in the source years are no weekday effect."""
+        # Only the totals per weekday and per day of month are released (one noisy vector:
+        # a row counts in both parts, so its sensitivity is 2); the calendar is public.
+        totals = np.concatenate(
+            [
+                np.bincount(part["weekday"].to_numpy(), minlength=7)[:7],
+                np.bincount(part["dom"].to_numpy() - 1, minlength=31)[:31],
+            ]
+        )
+        noisy = self.dp.counts(f"calendar[{name}]", totals, sensitivity=2.0)
+        weekday, dom = fit_calendar(noisy[:7], noisy[7:], self.date_weekday, self.date_slot)
         out = {"weekday_weights": weekday, "day_of_month_weights": dom}
         if self.source.has_time:
             hours = np.bincount(part["hour"].to_numpy(), minlength=24)

@@ -103,7 +103,7 @@ def fit_calendar(
     w, d = np.ones(7), np.ones(31)
     by_weekday, by_slot = np.asarray(by_weekday, float), np.asarray(by_slot, float)
     mean = by_slot.sum() / max(len(slot), 1)
-    if mean <= 0:
+    if mean <= 0 or by_weekday.sum() <= 0:  # all suppressed: neutral shapes
         return w.tolist(), d.tolist()
     for _ in range(30):
         w = by_weekday / np.maximum(np.bincount(weekday, mean * d[slot], 7), 1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -125,3 +126,11 @@ def test_cli_writes_profile_and_summary(tmp_path: Path) -> None:
     assert "6,430 rows" in result.output and "dates only" in result.output
     assert load_profile(out).empirical is not None
     assert [p.name for p in tmp_path.iterdir()] == ["berka.toml"]
+
+
+def test_fully_suppressed_calendar_is_neutral_not_nan() -> None:
+    from fraudsim.calibration.fromdata import fit_calendar
+
+    weekday, slot = np.arange(60) % 7, np.arange(60) % 31
+    w, d = fit_calendar(np.zeros(7), np.ones(31), weekday, slot)
+    assert w == [1.0] * 7 and d == [1.0] * 31

@@ -22,6 +22,7 @@
   first alerted row (null if never), and the accepted fraud amount strictly before that alert.
 - `pr_auc`: average precision, `sum_n (R_n - R_{n-1}) P_n` over the distinct score thresholds
   (tied scores enter together), as scikit-learn's `average_precision_score`.
+- `pr_curve`: the precision / recall pairs behind `pr_auc`, thinned for a plot.
 """
 
 from __future__ import annotations
@@ -258,3 +259,27 @@ def _alert(rows: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
             __row_alerted=pl.col("__ent_alerted") & (pl.col("__score") >= pl.col("__cut"))
         )
     )
+
+
+def pr_curve(
+    y: np.ndarray | pl.Series, score: np.ndarray | pl.Series, points: int = 200
+) -> dict[str, list[float]]:
+    """Precision and recall at the distinct score thresholds, thinned to about `points` points.
+
+    Returns:
+        `{"recall": [...], "precision": [...]}` by decreasing threshold (empty without a
+        positive).
+    """
+    labels = np.asarray(y).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    positives = int(labels.sum())
+    if positives == 0:
+        return {"recall": [], "precision": []}
+    order = np.argsort(-s, kind="mergesort")
+    s, labels = s[order], labels[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
+    tp = np.cumsum(labels)[last]
+    precision = tp / (last + 1)
+    recall = tp / positives
+    keep = np.unique(np.linspace(0, last.size - 1, min(points, last.size)).round().astype(int))
+    return {"recall": recall[keep].tolist(), "precision": precision[keep].tolist()}

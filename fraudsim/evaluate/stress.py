@@ -13,21 +13,31 @@ overrides = { seed = 7 }             # optional, ScenarioConfig.with_overrides (
 ```
 
 `run_stress` simulates the training scenario, fits the detector on its transactions, then per
-entry simulates the scenario, scores it and reports (with `fraudsim.evaluate.metrics`): overall
-PR-AUC, recall at the daily alert budget, recall per typology (each marked `seen` when the
-typology occurs in the training data), time to first alert per episode summarised per typology
-(median seconds among alerted episodes, share never alerted), money lost before detection per
-typology, and customer friction (legit rows whose card / account was alerted that day, as a
-share of legit rows). It writes `report.json` and a self-contained `report.html` to `out_dir`.
+entry simulates the scenario, scores it and reports:
+
+- at the real daily alert budget (`fraudsim.evaluate.metrics`, all fraud competing): PR-AUC and
+  its curve, recall, per typology key (`heldout.typology_key`: variants keep their label) the
+  recall, time to first alert and money lost before it, and customer friction;
+- the held-out measurement (`fraudsim.evaluate.heldout`): per typology key its class (seen,
+  variant, unseen), isolated first-day episode recall and entity-day recall, recall against the
+  budget, and per week (drift);
+- breakdowns of recall and friction by customer segment and channel
+  (`fraudsim.evaluate.breakdown`);
+- optionally the detector on a user's real labelled table (`fraudsim.evaluate.validate`).
+
+The suite summary pools each typology over the entries (`heldout.summarise`). A report may
+carry `rounds` (detector-in-the-loop rounds, `fraudsim.evaluate.loop`): `report_html` renders
+its `html` fragment when present. `report.json` and a self-contained `report.html` (plots
+embedded) are written to `out_dir`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +47,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fraudsim.config import load_scenario
 from fraudsim.errors import ConfigError, OutputError, format_validation_error
+from fraudsim.evaluate import heldout
+from fraudsim.evaluate.breakdown import breakdowns
 from fraudsim.evaluate.detectors import load_detector
 from fraudsim.evaluate.metrics import (
     daily_alerts,
     per_typology_recall,
     pr_auc,
+    pr_curve,
     recall_at_daily_budget,
     time_to_first_alert,
 )
@@ -130,45 +143,116 @@ def _recall_of(rows: list[dict[str, Any]]) -> float | None:
     return caught / total if total else None
 
 
+def _weekly(tx: pl.DataFrame, score: np.ndarray, budget: int, start: Any) -> list[dict]:
+    """Recall at the real budget per week from `start` (all fraud competing)."""
+    alerts = daily_alerts(tx, score, budget=budget).with_columns(
+        fraud=tx["is_fraud"].fill_null(False)
+    )
+    ed = alerts.group_by("day", "entity_kind", "entity_id").agg(
+        pl.col("fraud").any(), pl.col("entity_alerted").first()
+    )
+    week = ((pl.col("day") - pl.lit(start)).dt.total_days() // 7).cast(pl.Int32)
+    return (
+        ed.filter("fraud")
+        .group_by(week.alias("week"))
+        .agg(
+            fraud_entity_days=pl.len().cast(pl.Int64),
+            caught=pl.col("entity_alerted").sum().cast(pl.Int64),
+        )
+        .with_columns(recall=pl.col("caught") / pl.col("fraud_entity_days"))
+        .sort("week")
+        .to_dicts()
+    )
+
+
 def evaluate_frame(
-    tx: pl.DataFrame, score: np.ndarray, seen: set[str], budget: int
+    tx: pl.DataFrame,
+    score: np.ndarray,
+    seen: set[str],
+    budget: int,
+    episodes: pl.DataFrame | None = None,
+    customers: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The metrics of one scored transactions table (see the module docstring)."""
+    """The metrics of one scored transactions table (see the module docstring).
+
+    Args:
+        tx: Transactions.
+        score: One finite score per row.
+        seen: Typology keys seen as fraud in training (`heldout.typology_key`).
+        budget: Entities alerted per day.
+        episodes: The world's episodes (variant labels); without it keys are `fraud_type`.
+        customers: The world's customers (segment breakdowns); without it, channel only.
+    """
     fraud = tx["is_fraud"].fill_null(False)
-    typ = per_typology_recall(tx, score, budget=budget)
-    ttfa = time_to_first_alert(tx, score, budget=budget)
+    key = heldout.typology_key(tx, episodes)
+    keyed = tx.with_columns(fraud_type=key)
+    typ = per_typology_recall(keyed, score, budget=budget)
+    ttfa = time_to_first_alert(keyed, score, budget=budget)
     per_episode = ttfa.group_by("fraud_type").agg(
         episodes_alerted=pl.col("first_alert").is_not_null().sum().cast(pl.Int64),
         median_seconds_to_alert=pl.col("seconds_to_alert").drop_nulls().median(),
         share_never_alerted=pl.col("first_alert").is_null().mean(),
         money_lost_before_alert=pl.col("amount_before_alert").sum(),
     )
-    typ = typ.join(per_episode, on="fraud_type", how="left", nulls_equal=True).with_columns(
-        seen=pl.col("fraud_type").is_in(sorted(seen)).fill_null(False)
+    ranks = heldout.isolated_ranks(tx, score, key)
+    isolated = heldout.per_typology(ranks, budget)
+    iso_cols = isolated.select(
+        fraud_type="typology",
+        first_day_recall="first_day_recall",
+        entity_day_recall="entity_day_recall",
+    )
+    typ = (
+        typ.join(per_episode, on="fraud_type", how="left", nulls_equal=True)
+        .join(iso_cols, on="fraud_type", how="left", nulls_equal=True)
+        .with_columns(
+            seen=pl.col("fraud_type").is_in(sorted(seen)).fill_null(False),
+            **{
+                "class": pl.col("fraud_type").map_elements(
+                    lambda k: heldout.classify(k, seen), return_dtype=pl.String
+                )
+            },
+        )
     )
     alerts = daily_alerts(tx, score, budget=budget)
     legit = ~fraud
     n_legit = int(legit.sum())
-    friction = (
-        int((alerts["entity_alerted"].fill_null(False) & legit).sum()) / n_legit
-        if n_legit
-        else float("nan")
-    )
+    alerted = alerts["entity_alerted"].fill_null(False) & legit
+    declined = alerts["row_alerted"].fill_null(False) & legit
     rows = typ.to_dicts()
-    seen_rows = [r for r in rows if r["seen"]]
-    unseen_rows = [r for r in rows if not r["seen"]]
+    start = tx["timestamp"].min().date() if tx.height else None
+    labels = fraud.to_numpy()
     return {
         "transactions": tx.height,
         "fraud_rows": int(fraud.sum()),
         "episodes": ttfa.height,
-        "pr_auc": pr_auc(fraud.to_numpy(), score) if fraud.any() else float("nan"),
+        "pr_auc": pr_auc(labels, score) if fraud.any() else float("nan"),
+        "pr_curve": pr_curve(labels, score),
         "recall_at_budget": recall_at_daily_budget(tx, score, budget=budget),
-        "recall_seen": _recall_of(seen_rows),
-        "recall_unseen": _recall_of(unseen_rows),
+        "recall_seen": _recall_of([r for r in rows if r["seen"]]),
+        "recall_unseen": _recall_of([r for r in rows if not r["seen"]]),
         "money_lost_before_alert": float(ttfa["amount_before_alert"].sum()),
-        "customer_friction": friction,
+        "customer_friction": int(alerted.sum()) / n_legit if n_legit else float("nan"),
+        "legit_declined": int(declined.sum()) / n_legit if n_legit else float("nan"),
         "typologies": rows,
+        "isolated": isolated.to_dicts(),
+        "budget_curve": heldout.budget_curve(ranks),
+        "weekly": _weekly(tx, score, budget, start) if start else [],
+        "weekly_isolated": [
+            {**r, "class": heldout.classify(r["typology"], seen)}
+            for r in (heldout.weekly(ranks, start, budget).to_dicts() if start else [])
+        ],
+        "breakdowns": breakdowns(tx, score, budget, customers),
     }
+
+
+def _check_score(detector: str, score: np.ndarray, rows: int) -> np.ndarray:
+    score = np.asarray(score, dtype=np.float64)
+    if score.shape != (rows,) or not np.isfinite(score).all():
+        raise ConfigError(
+            f"detector {detector!r}: score must give one finite float per row "
+            f"(got shape {score.shape} for {rows} rows)"
+        )
+    return score
 
 
 def run_stress(
@@ -179,6 +263,8 @@ def run_stress(
     customers: int | None = None,
     days: int | None = None,
     budget: int = 100,
+    validate: dict[str, Any] | None = None,
+    rounds: Callable[..., dict] | None = None,
 ) -> dict:
     """Train `detector` on the `train` scenario, evaluate it on every entry of `suite`.
 
@@ -190,12 +276,17 @@ def run_stress(
         customers: Override the population size of every scenario.
         days: Override the number of days of every scenario.
         budget: Entities (cards, else accounts) alerted per day.
+        validate: Keyword arguments of `fraudsim.evaluate.validate.read_real` (`path`,
+            `columns`, `time_origin`): also score the detector on that real labelled table.
+        rounds: Called as `rounds(model, train_config, budget)` after the suite; its dict
+            (detector-in-the-loop rounds, with an optional `html` fragment) becomes
+            `report["rounds"]`.
 
     Returns:
         The report (also written as `report.json`).
 
     Raises:
-        ConfigError: One line, on a bad suite, scenario, override or detector.
+        ConfigError: One line, on a bad suite, scenario, override, detector or real table.
         OutputError: When the report cannot be written.
     """
     from fraudsim.dataset import simulate
@@ -213,11 +304,22 @@ def run_stress(
         config = load_scenario(path).with_overrides(**entry.overrides).with_overrides(**size)
         configs.append((entry, path, config))
     model = load_detector(detector)
+    real = None
+    if validate is not None:  # read (and refuse) the real table before the simulations too
+        from fraudsim.evaluate.validate import read_real
 
-    train_tx = simulate(train_config).transactions
+        real = read_real(**validate)
+
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    train_data = simulate(train_config)
+    train_tx = train_data.transactions
+    timings["simulate_train"] = time.perf_counter() - tick
     # Seen = labelled as fraud somewhere in training (look-alikes and friendly fraud are not).
     is_fraud = train_tx["is_fraud"].fill_null(False)
-    seen = set(train_tx.filter(is_fraud)["fraud_type"].drop_nulls().unique().to_list())
+    train_keys = heldout.typology_key(train_tx, train_data.tables.get("episodes"))
+    seen = set(train_keys.filter(is_fraud).drop_nulls().unique().to_list())
+    tick = time.perf_counter()
     try:
         model.fit(train_tx)
     except ConfigError as exc:
@@ -227,67 +329,85 @@ def run_stress(
                 f"customers x {train_config.days} days): {exc}; try more customers or days"
             )
         ) from None
+    timings["fit"] = time.perf_counter() - tick
 
     entries = []
     for entry, path, config in configs:
-        tx = simulate(config).transactions
-        score = np.asarray(model.score(tx), dtype=np.float64)
-        if score.shape != (tx.height,) or not np.isfinite(score).all():
-            raise ConfigError(
-                f"detector {detector!r}: score must give one finite float per row "
-                f"(got shape {score.shape} for {tx.height} rows)"
-            )
-        metrics = evaluate_frame(tx, score, seen, budget)
+        tick = time.perf_counter()
+        data = simulate(config)
+        tx = data.transactions
+        timings[f"simulate {entry.label}"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        score = _check_score(detector, model.score(tx), tx.height)
+        timings[f"score {entry.label}"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        metrics = evaluate_frame(
+            tx, score, seen, budget, data.tables.get("episodes"), data.tables.get("customers")
+        )
+        timings[f"metrics {entry.label}"] = time.perf_counter() - tick
         entries.append(
             {
                 "label": entry.label,
                 "scenario": str(path),
                 "scenario_name": config.name,
                 "overrides": entry.overrides,
+                "start_date": config.start_date,
                 **metrics,
             }
         )
 
-    all_rows = [r for e in entries for r in e["typologies"]]
-    report = _clean(
-        {
-            "detector": detector,
-            "train": {
-                "scenario": str(train),
-                "scenario_name": train_config.name,
-                "transactions": train_tx.height,
-                "fraud_rows": int(train_tx["is_fraud"].fill_null(False).sum()),
-                "seen_typologies": sorted(seen),
-            },
-            "suite": {"name": spec.name, "description": spec.description, "path": str(suite)},
-            "budget": budget,
-            "customers": customers,
-            "days": days,
-            "summary": {
-                "recall_seen": _recall_of([r for r in all_rows if r["seen"]]),
-                "recall_unseen": _recall_of([r for r in all_rows if not r["seen"]]),
-                "entries": [
-                    {
-                        k: e[k]
-                        for k in (
-                            "label",
-                            "pr_auc",
-                            "recall_at_budget",
-                            "recall_seen",
-                            "recall_unseen",
-                            "money_lost_before_alert",
-                            "customer_friction",
-                        )
-                    }
-                    for e in entries
-                ],
-            },
-            "entries": entries,
-            "seconds": time.perf_counter() - started,
-        }
-    )
+    report: dict[str, Any] = {
+        "detector": detector,
+        "train": {
+            "scenario": str(train),
+            "scenario_name": train_config.name,
+            "transactions": train_tx.height,
+            "fraud_rows": int(is_fraud.sum()),
+            "seen_typologies": sorted(seen),
+        },
+        "suite": {"name": spec.name, "description": spec.description, "path": str(suite)},
+        "budget": budget,
+        "customers": customers,
+        "days": days,
+        "summary": _summary(entries),
+        "held_out": heldout.summarise(entries, seen, budget),
+        "entries": entries,
+    }
+    if real is not None:
+        from fraudsim.evaluate.validate import evaluate_real
+
+        tick = time.perf_counter()
+        report["validation"] = evaluate_real(model, detector, real, budget, entries)
+        timings["validate"] = time.perf_counter() - tick
+    if rounds is not None:
+        tick = time.perf_counter()
+        report["rounds"] = rounds(model, train_config, budget)
+        timings["rounds"] = time.perf_counter() - tick
+    report["timings"] = timings
+    report["seconds"] = time.perf_counter() - started
+    report = _clean(report)
     _write_reports(Path(out_dir), report)
     return report
+
+
+def _summary(entries: list[dict]) -> dict:
+    """Per entry headline figures, and recall at the real budget of seen vs unseen rows."""
+    keys = (
+        "label",
+        "pr_auc",
+        "recall_at_budget",
+        "recall_seen",
+        "recall_unseen",
+        "money_lost_before_alert",
+        "customer_friction",
+        "legit_declined",
+    )
+    all_rows = [r for e in entries for r in e["typologies"]]
+    return {
+        "recall_seen": _recall_of([r for r in all_rows if r["seen"]]),
+        "recall_unseen": _recall_of([r for r in all_rows if not r["seen"]]),
+        "entries": [{k: e[k] for k in keys} for e in entries],
+    }
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -304,113 +424,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _write_reports(out_dir: Path, report: dict) -> None:
+    from fraudsim.evaluate.stress_html import render_html
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the directory ({exc.strerror})") from None
+    page = render_html(report)  # before writing anything: no report.json without its page
     _atomic_write(out_dir / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
-    _atomic_write(out_dir / "report.html", render_html(report))
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "&mdash;"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-_TYPOLOGY_COLUMNS = [
-    ("fraud_type", "typology"),
-    ("seen", "seen in training"),
-    ("episodes", "episodes"),
-    ("fraud_entity_days", "fraud entity-days"),
-    ("recall", "recall @ budget"),
-    ("pr_auc", "PR-AUC"),
-    ("median_seconds_to_alert", "median s to alert"),
-    ("share_never_alerted", "never alerted"),
-    ("money_lost_before_alert", "lost before alert"),
-]
-
-
-def render_html(report: dict) -> str:
-    """A self-contained HTML page: a seen-vs-unseen summary and one table per suite entry."""
-    summary = report["summary"]
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>fraudsim stress: {html.escape(report['detector'])}</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-        "margin-bottom:2em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}th{background:#eee}</style>",
-        "</head><body>",
-        f"<h1>Stress test: detector <code>{html.escape(report['detector'])}</code></h1>",
-        f"<p>Trained on <code>{html.escape(report['train']['scenario_name'])}</code> "
-        f"({report['train']['transactions']:,} transactions); suite "
-        f"<code>{html.escape(report['suite']['name'])}</code>; daily alert budget "
-        f"{report['budget']} entities. Seen typologies: "
-        f"{html.escape(', '.join(report['train']['seen_typologies']) or 'none')}.</p>",
-        "<h2>Summary: recall of seen vs unseen typologies</h2>",
-        _table(
-            [
-                "entry",
-                "PR-AUC",
-                "recall @ budget",
-                "recall seen",
-                "recall unseen",
-                "lost",
-                "friction",
-            ],
-            [
-                [
-                    e["label"],
-                    e["pr_auc"],
-                    e["recall_at_budget"],
-                    e["recall_seen"],
-                    e["recall_unseen"],
-                    e["money_lost_before_alert"],
-                    e["customer_friction"],
-                ]
-                for e in summary["entries"]
-            ]
-            + [
-                [
-                    "all entries",
-                    None,
-                    None,
-                    summary["recall_seen"],
-                    summary["recall_unseen"],
-                    None,
-                    None,
-                ]
-            ],
-        ),
-    ]
-    for entry in report["entries"]:
-        parts.append(
-            f"<h2>{html.escape(entry['label'])} "
-            f"<small>(<code>{html.escape(entry['scenario_name'])}</code>)</small></h2>"
-        )
-        parts.append(
-            f"<p>{entry['transactions']:,} transactions, {entry['fraud_rows']:,} fraud rows, "
-            f"{entry['episodes']:,} episodes; PR-AUC {_fmt(entry['pr_auc'])}, recall @ budget "
-            f"{_fmt(entry['recall_at_budget'])}, customer friction "
-            f"{_fmt(entry['customer_friction'])}.</p>"
-        )
-        parts.append(
-            _table(
-                [h for _, h in _TYPOLOGY_COLUMNS],
-                [[r.get(k) for k, _ in _TYPOLOGY_COLUMNS] for r in entry["typologies"]],
-            )
-        )
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    _atomic_write(out_dir / "report.html", page)

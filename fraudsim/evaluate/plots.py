@@ -1,0 +1,158 @@
+"""The stress report's plots: matplotlib (Agg) figures as base64 PNG `<img>` tags.
+
+Each function takes parts of a `fraudsim stress` report (plain dicts) and returns one
+self-contained `<img>` element, or "" when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in CI
+import matplotlib.pyplot as plt
+
+CLASS_COLOURS = {"seen": "#2b6cb0", "variant": "#dd8a1b", "unseen": "#c53030"}
+
+
+def _img(fig: Any, alt: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img alt='{alt}' src='data:image/png;base64,{data}'>"
+
+
+def typology_recall(rows: list[dict]) -> str:
+    """Horizontal bars: first-day recall per typology key, coloured by class, Wilson bars."""
+    rows = [r for r in rows if r.get("first_day_recall") is not None]
+    if not rows:
+        return ""
+    order = {c: i for i, c in enumerate(CLASS_COLOURS)}
+    rows = sorted(rows, key=lambda r: (order.get(r["class"], 9), -(r["first_day_recall"] or 0)))
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.2))
+    y = list(range(len(rows)))[::-1]
+    values = [r["first_day_recall"] for r in rows]
+    err = [
+        [max(0.0, v - (r["first_day_low"] or v)) for v, r in zip(values, rows, strict=True)],
+        [max(0.0, (r["first_day_high"] or v) - v) for v, r in zip(values, rows, strict=True)],
+    ]
+    ax.barh(y, values, xerr=err, color=[CLASS_COLOURS.get(r["class"], "grey") for r in rows])
+    ax.set_yticks(y, [f"{r['typology']} (n={r['episodes']})" for r in rows], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("first-day episode recall at the daily budget (isolated), 95% Wilson")
+    for cls, colour in CLASS_COLOURS.items():
+        ax.barh([], [], color=colour, label=cls)
+    ax.legend(loc="lower right", fontsize=8)
+    return _img(fig, "recall per typology, seen vs unseen")
+
+
+def pr_curves(entries: list[dict]) -> str:
+    """One precision-recall curve per suite entry."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    drawn = False
+    for e in entries:
+        curve = e.get("pr_curve") or {}
+        if curve.get("recall"):
+            ax.plot(curve["recall"], curve["precision"], label=f"{e['label']}")
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return ""
+    ax.set_xlabel("recall (rows)")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    return _img(fig, "precision-recall curves per suite entry")
+
+
+def budget_curve(rows: list[dict]) -> str:
+    """Macro first-day recall per class against the daily alert budget (log x)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for cls, colour in CLASS_COLOURS.items():
+        pts = [r for r in rows if r["class"] == cls and r["macro_recall"] is not None]
+        if pts:
+            ax.plot(
+                [r["budget"] for r in pts],
+                [r["macro_recall"] for r in pts],
+                marker="o",
+                color=colour,
+                label=cls,
+            )
+            ax.fill_between(
+                [r["budget"] for r in pts],
+                [r["low"] for r in pts],
+                [r["high"] for r in pts],
+                color=colour,
+                alpha=0.15,
+            )
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return ""
+    ax.set_xscale("log")
+    ax.set_xlabel("daily alert budget (entities)")
+    ax.set_ylabel("macro first-day recall")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    return _img(fig, "recall against the daily alert budget")
+
+
+def breakdowns(pooled: dict[str, list[dict]]) -> str:
+    """Recall (bars) and alerted friction (dots, right axis) per group, one panel per breakdown."""
+    names = [n for n, rows in pooled.items() if rows]
+    if not names:
+        return ""
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.6 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        rows = pooled[name]
+        x = list(range(len(rows)))
+        ax.bar(x, [r["recall"] or 0 for r in rows], color="#2b6cb0")
+        ax.set_xticks(x, [str(r["group"]) for r in rows], fontsize=8, rotation=30)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("recall")
+        ax.set_title(name, fontsize=9)
+        twin = ax.twinx()
+        twin.plot(x, [r["friction_alerted"] or 0 for r in rows], "o", color="#c53030")
+        twin.set_ylabel("friction (legit alerted)", color="#c53030", fontsize=8)
+        twin.set_ylim(bottom=0)
+    fig.tight_layout()
+    return _img(fig, "recall and friction by segment and channel")
+
+
+def weekly(entries: list[dict]) -> str:
+    """Isolated entity-day recall per week for each entry, split by class when it has several."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = False
+    styles = ["-", "--", ":", "-."]
+    for i, e in enumerate(entries):
+        series: dict[str, dict[int, list[int]]] = {}
+        for r in e.get("weekly_isolated", []):
+            cls = r.get("class", "all")
+            acc = series.setdefault(cls, {}).setdefault(r["week"], [0, 0])
+            acc[0] += r["caught"]
+            acc[1] += r["fraud_entity_days"]
+        for cls, weeks in series.items():
+            ws = sorted(weeks)
+            ax.plot(
+                [w + 1 for w in ws],
+                [weeks[w][0] / weeks[w][1] for w in ws],
+                styles[i % len(styles)],
+                marker="o",
+                color=CLASS_COLOURS.get(cls, "grey"),
+                label=f"{e['label']} ({cls})",
+            )
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return ""
+    ax.set_xlabel("week of the scenario")
+    ax.set_ylabel("entity-day recall (isolated)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=2)
+    return _img(fig, "recall per week")

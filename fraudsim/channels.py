@@ -14,7 +14,6 @@ import simpy
 
 from fraudsim import identity
 from fraudsim.export.schema import CHANNELS, DECLINE_REASONS, EVENT_TYPES, ROLES, TX_TYPES
-from fraudsim.ids import scramble
 from fraudsim.ledger import COLUMNS, Batch, make_batch
 from fraudsim.population import Table
 
@@ -98,11 +97,6 @@ class Channels:
         self.events = _Buffer(EVENT_COLUMNS)
         self.fraud_type_names: list[str] = []
         self.pattern_names: list[str] = []
-        self._id_keys = {
-            "customers": world.streams.key("ids", 1),
-            "accounts": world.streams.key("ids", 2),
-            "devices": world.streams.key("ids", 4),
-        }
         self._identity_rng = world.streams.generator("identities", 100)
 
     # -- time ----------------------------------------------------------------------------------
@@ -194,7 +188,7 @@ class Channels:
             ("count_of_customer", 1),
         ):
             d[name] = np.append(d[name], np.asarray(value, dtype=d[name].dtype))
-        d["id"] = np.append(d["id"], scramble(np.array([idx]), self._id_keys["devices"]))
+        self.pop.new_ids("devices", d, np.array([idx]))
         return idx
 
     def open_account(
@@ -238,7 +232,7 @@ class Channels:
         }
         for name, value in values.items():
             c[name] = np.append(c[name], np.asarray(value, dtype=c[name].dtype))
-        c["id"] = np.append(c["id"], scramble(np.array([cust]), self._id_keys["customers"]))
+        self.pop.new_ids("customers", c, np.array([cust]))
         a = pop.accounts
         for name, value in (
             ("customer_idx", cust),
@@ -247,7 +241,7 @@ class Channels:
             ("floor", 0),
         ):
             a[name] = np.append(a[name], np.asarray(value, dtype=a[name].dtype))
-        a["id"] = np.append(a["id"], scramble(np.array([acct]), self._id_keys["accounts"]))
+        self.pop.new_ids("accounts", a, np.array([acct]))
         self.bank.add_account(0, 0)
         self.new_device(cust)
         first, last = identity.person_names(rng, pop.identity_tables, np.array([sex]))
@@ -261,7 +255,9 @@ class Channels:
                 "city": pop.regions["name"][[region]],
             }
         )
-        pop.appended_ibans.append(identity.iban_numbers(rng, 1, country="DE"))
+        pop.appended_ibans.append(
+            identity.iban_numbers(rng, 1, country="DE", bank_code=pop.bank_code)
+        )
         return cust, acct
 
     def open_merchant(self, category: str, online: bool = True, region: int = -1) -> int:
@@ -286,14 +282,11 @@ class Channels:
             m["name"],
             identity.company_names(self._identity_rng, 1, pop.identity_tables, np.array([words])),
         )
-        m["id"] = np.append(m["id"], scramble(np.array([idx]), self.world.streams.key("ids", 5)))
+        self.pop.new_ids("merchants", m, np.array([idx]))
         if not online:
             t = pop.terminals
             t["merchant_idx"] = np.append(t["merchant_idx"], np.int32(idx))
-            t["id"] = np.append(
-                t["id"],
-                scramble(np.array([len(t["merchant_idx"]) - 1]), self.world.streams.key("ids", 6)),
-            )
+            self.pop.new_ids("terminals", t, np.array([len(t["merchant_idx"]) - 1]))
         self.world.add_merchant_agent(idx)
         return idx
 
@@ -312,9 +305,11 @@ class Channels:
                 ("floor", floor),
             ):
                 a[name] = np.append(a[name], np.asarray(value, dtype=a[name].dtype))
-            a["id"] = np.append(a["id"], scramble(np.array([account]), self._id_keys["accounts"]))
+            self.pop.new_ids("accounts", a, np.array([account]))
             self.bank.add_account(0, floor)
-            pop.appended_ibans.append(identity.iban_numbers(self._identity_rng, 1, country="DE"))
+            pop.appended_ibans.append(
+                identity.iban_numbers(self._identity_rng, 1, country="DE", bank_code=pop.bank_code)
+            )
             pop.customers["credit_idx"][customer] = account
         else:
             account = self.checking(customer)
@@ -328,7 +323,7 @@ class Channels:
             ("monthly_rate", 0.0),
         ):
             c[name] = np.append(c[name], np.asarray(value, dtype=c[name].dtype))
-        c["id"] = np.append(c["id"], scramble(np.array([card]), self.world.streams.key("ids", 3)))
+        self.pop.new_ids("cards", c, np.array([card]))
         self.bank.add_card()
         pop.appended_cards.append(card)
         return card

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from fraudsim.config import ScenarioConfig, load_scenario
 from fraudsim.errors import FraudsimError
+from fraudsim.shards import ShardPlan
 from fraudsim.tomlfile import one_line
 
 app = typer.Typer(
@@ -80,6 +81,18 @@ def run(
         str | None,
         typer.Option(help="calibration profile: a built-in name or a PROFILE.toml path"),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="processes running shards in parallel (a local Dask cluster)")
+    ] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="use an existing Dask cluster, e.g. tcp://host:8786")
+    ] = None,
+    shard_size: Annotated[
+        int | None, typer.Option(help="override customers per shard (changes the data)")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="keep the shards an interrupted run completed (verified)")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate a scenario and write its dataset to a run directory."""
@@ -92,37 +105,57 @@ def run(
                 "days": days,
                 "population.customers": customers,
                 "output.format": fmt,
+                "population.shard_size": shard_size,
                 "profile": profile,
             }
         )
         preflight(config)
         out_dir = resolve_output(config, out)
+        if workers < 1:
+            raise fail(f"--workers must be at least 1, got {workers}")
+        shards = ShardPlan.of(config).count
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("days"),
+            TextColumn("shard-days"),
             TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]:,.0f} tx/s"),
             TimeElapsedColumn(),
             console=console,
             disable=quiet,
             transient=True,
         ) as progress:
-            task = progress.add_task(f"simulating {config.name}", total=config.days, rows=0)
-            totals = {"rows": 0}
+            label = f"simulating {config.name}" + (f" ({shards} shards)" if shards > 1 else "")
+            task = progress.add_task(label, total=shards * config.days, rows=0, rate=0.0)
+            totals = {"rows": 0, "done": 0}
 
-            def on_day(day: int, total: int, rows: int) -> None:
+            def on_day(done: int, total: int, rows: int) -> None:
                 totals["rows"] += rows
-                progress.update(task, completed=day + 1, rows=totals["rows"])
+                totals["done"] += 1
+                rate = totals["rows"] / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=totals["done"], rows=totals["rows"], rate=rate)
 
-            dataset = run_to_directory(config, out_dir, progress=on_day)
+            dataset = run_to_directory(
+                config,
+                out_dir,
+                progress=on_day,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+            )
         elapsed = time.perf_counter() - started
     except FraudsimError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written") from None
+        raise fail(
+            "interrupted; nothing was written (completed shards are kept: "
+            "run again with --resume to continue)"
+        ) from None
     n = dataset.transaction_rows
+    if dataset.resumed_shards:
+        console.print(f"resumed: kept {len(dataset.resumed_shards)} completed shard(s)")
     console.print(
         f"[green]wrote[/] {out_dir}/  {n:,} transactions in {elapsed:.1f} s "
         f"({n / elapsed:,.0f} transactions/s)",
@@ -231,6 +264,19 @@ def _register_stress() -> None:
 
 
 _register_stress()
+
+
+def _register_loop() -> None:
+    from fraudsim.cli_loop import loop
+
+    app.command(
+        "loop",
+        help="Rounds of a detector in the bank against fraudsters that adapt: recall and "
+        "losses per round, fixed vs retrained detector.",
+    )(loop)
+
+
+_register_loop()
 
 
 def _register_report() -> None:

@@ -48,6 +48,13 @@ class PopulationConfig(_Strict):
         le=10_000_000,
         description="number of merchants; default from the profile's merchants per 1,000 customers",
     )
+    shard_size: int = Field(
+        default=100_000,
+        ge=100,
+        le=MAX_CUSTOMERS,
+        description="customers per shard: shards are simulated independently (in parallel with "
+        "--workers) and memory depends on this, not on the population; the data depend on it",
+    )
 
 
 class OutputConfig(_Strict):
@@ -71,6 +78,30 @@ class TypologyConfig(_Strict):
     )
 
 
+class DetectorConfig(_Strict):
+    """A detector in the bank agent (`[bank.detector]`, see fraudsim.agents.detector)."""
+
+    name: str = Field(
+        min_length=1, description="rules, gbm or package.module:factory (see load_detector)"
+    )
+    threshold: float | None = Field(default=None, ge=0.0, description="block above this score")
+    budget: int | None = Field(default=None, ge=1, description="entities alerted per day")
+    batch: Literal["day", "hour"] = "day"
+    window_days: int = Field(default=7, ge=1, le=90, description="history the features see")
+    train_days: int = Field(
+        default=7, ge=1, le=MAX_DAYS, description="days simulated before a detector is fitted"
+    )
+    review_hours: float = Field(
+        default=24.0, ge=0.0, le=720.0, description="hours until an honest customer is unblocked"
+    )
+
+    @model_validator(mode="after")
+    def _one_cut(self) -> DetectorConfig:
+        if (self.threshold is None) == (self.budget is None):
+            raise ValueError("give exactly one of threshold or budget")
+        return self
+
+
 class BankConfig(_Strict):
     """The bank's controls, applied to honest and fraudulent traffic alike."""
 
@@ -87,6 +118,7 @@ class BankConfig(_Strict):
     velocity_max_per_hour: int = Field(default=8, ge=1, le=10_000)
     block_on_report: bool = True
     block_on_velocity: bool = True
+    detector: DetectorConfig | None = None
 
 
 class FraudConfig(_Strict):

@@ -59,8 +59,6 @@ class LegitEvents:
         }
 
     def _new_devices(self, owners: np.ndarray) -> np.ndarray:
-        from fraudsim.ids import scramble
-
         d = self.pop.devices
         start = len(d["customer_idx"])
         idx = np.arange(start, start + len(owners))
@@ -70,5 +68,5 @@ class LegitEvents:
         d["count_of_customer"] = np.concatenate(
             [d["count_of_customer"], np.ones(len(owners), np.int8)]
         )
-        d["id"] = np.concatenate([d["id"], scramble(idx, self.streams.key("ids", 4))])
+        self.pop.new_ids("devices", d, idx)
         return idx

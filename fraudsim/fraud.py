@@ -17,7 +17,7 @@ from fraudsim.agents.fraudster import Fraudster
 from fraudsim.channels import Channels, Outcome
 from fraudsim.errors import ConfigError, format_validation_error
 from fraudsim.export.schema import ROLES
-from fraudsim.ids import scramble
+from fraudsim.ids import entity_ids
 from fraudsim.ledger import Batch
 from fraudsim.typologies.base import Episode, Typology, TypologyParams
 
@@ -61,16 +61,22 @@ class FraudEngine:
         for i, (cls, params) in enumerate(resolve_typologies(cfg)):
             name = cfg.typologies[i].name
             rng = world.streams.generator("typology", i, zlib.crc32(name.encode()))
-            self.typologies.append(cls(params, self.channels, rng, i, cfg.fraud.adaptive))
+            typ = cls(params, self.channels, rng, i, cfg.fraud.adaptive)
+            typ.shared_rng = world.streams.shared.generator(
+                "typology_shared", i, zlib.crc32(name.encode())
+            )
+            self.typologies.append(typ)
 
     # -- planning ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Set up typologies and schedule every episode start (called once, before day 0)."""
-        cfg = self.world.config
+        cfg, world = self.world.config, self.world
         days = cfg.days
+        # A shard runs its share of the world's episodes (in proportion to its customers).
+        share = world.plan.fraction(world.shard)
         expected = [
-            tc.schedule.expected_episodes(days, typ.default_rate_per_day)
+            tc.schedule.expected_episodes(days, typ.default_rate_per_day) * share
             for tc, typ in zip(cfg.typologies, self.typologies, strict=True)
         ]
         if cfg.fraud.balance and self.typologies:
@@ -85,13 +91,19 @@ class FraudEngine:
         self.expected_episodes = expected
         self.scale = self._prevalence_scale(expected)
         hour_cdf = np.cumsum(self.world.profile.weights("fraud", "hour_weights"))
-        for tc, typ, mean in zip(cfg.typologies, self.typologies, expected, strict=True):
+        for i, (tc, typ, mean) in enumerate(
+            zip(cfg.typologies, self.typologies, expected, strict=True)
+        ):
             typ.setup()
             # An explicit episode count is kept exactly unless prevalence control rescales it.
             exact = tc.schedule.episodes is not None and self.scale == 1.0 and not cfg.fraud.balance
-            count = (
-                int(tc.schedule.episodes or 0) if exact else int(typ.rng.poisson(mean * self.scale))
-            )
+            if exact and world.plan.count > 1:
+                split = world.plan.allocate(world.streams, tc.name, i, tc.schedule.episodes or 0)
+                count = int(split[world.shard])
+            elif exact:
+                count = int(tc.schedule.episodes or 0)
+            else:
+                count = int(typ.rng.poisson(mean * self.scale))
             start_days = tc.schedule.draw_days(typ.rng, days, count)
             hours = np.searchsorted(hour_cdf, typ.rng.random(count) * hour_cdf[-1], side="right")
             starts = (
@@ -127,7 +139,7 @@ class FraudEngine:
         index = len(self.episodes)
         fraudster = Fraudster(self.world, typ.name) if typ.is_fraud else None
         ep = Episode(
-            id=int(scramble(np.array([index]), self._episode_key, bits=40)[0]),
+            id=int(entity_ids(np.array([index]), self._episode_key, self.world.shard)[0]),
             index=index,
             typology=typ.name,
             label=label,

@@ -397,7 +397,13 @@ def is_luhn_valid(pans: np.ndarray) -> np.ndarray:
     return ok & (_luhn_sum(aligned - 48, has_check=True) % 10 == 0)
 
 
-def card_numbers(rng: np.random.Generator, n: int, bins: np.ndarray | list[str]) -> np.ndarray:
+def card_numbers(
+    rng: np.random.Generator,
+    n: int,
+    bins: np.ndarray | list[str],
+    block: int = 0,
+    blocks: int = 1,
+) -> np.ndarray:
     """16-digit Luhn-valid PANs (str), unique within the call.
 
     Args:
@@ -405,20 +411,23 @@ def card_numbers(rng: np.random.Generator, n: int, bins: np.ndarray | list[str])
         n: Number of PANs.
         bins: Issuer BINs, digit strings of one common length (6-8, usually 6); each PAN starts
             with a BIN drawn uniformly from the distinct values.
+        block, blocks: draw only from account-number range `block` of `blocks` equal ranges
+            (shards use disjoint ranges, so their PANs cannot collide).
     """
     b = np.unique(np.asarray(bins).astype(str))
     lengths = np.strings.str_len(b)
     width = int(lengths.max()) if b.size else 0
     if not (6 <= width <= 8 and np.strings.isdigit(b).all() and (lengths == width).all()):
         raise ValueError("bins must be non-empty digit strings of one common length (6-8)")
-    space = int(_POW10[15 - width])
+    space = int(_POW10[15 - width]) // blocks
     if n > b.size * space:
         raise ValueError(f"at most {b.size * space} unique PANs for these bins")
     key = rng.choice(b.size * space, n, replace=False)
+    account = key % space + (block % blocks) * space
     digits = (
-        np.concatenate(
-            [_codes(b)[key // space], _digit_codes(key % space, 15 - width)], axis=1
-        ).astype(np.int64)
+        np.concatenate([_codes(b)[key // space], _digit_codes(account, 15 - width)], axis=1).astype(
+            np.int64
+        )
         - 48
     )
     check = (10 - _luhn_sum(digits, has_check=False) % 10) % 10

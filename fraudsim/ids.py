@@ -34,6 +34,19 @@ def scramble(index: np.ndarray, key: int, bits: int = 40) -> np.ndarray:
     return x.astype(np.int64)
 
 
+# Entity ids (customers, accounts, cards, devices, ...) scramble `shard << SHARD_SHIFT | index`
+# over 40 bits: up to 67 M entities of a kind per shard and 16,384 shards.
+SHARD_SHIFT = 26
+
+
+def entity_ids(index: np.ndarray, key: int, shard: int = 0) -> np.ndarray:
+    """Public ids of entities `index` of one shard (unique across shards)."""
+    index = np.asarray(index, dtype=np.uint64)
+    if shard:
+        index = index + np.uint64(int(shard) << SHARD_SHIFT)
+    return scramble(index, key, bits=40)
+
+
 # Transaction id layout before scrambling: stream(8) | shard(14) | day(17) | sequence(24) bits.
 _SEQ_BITS, _DAY_BITS, _SHARD_BITS = 24, 17, 14
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from fraudsim import identity
 from fraudsim.calibration.profile import Profile
-from fraudsim.ids import scramble
+from fraudsim.ids import entity_ids
 from fraudsim.rng import SeedStreams
 
 DEVICE_KINDS = ("phone", "laptop", "tablet")
@@ -29,6 +29,9 @@ _LAT_RANGE, _LON_RANGE = (47.5, 54.5), (6.0, 14.5)
 # Fictitious issuer BINs (6 digits) used for every card, honest and fraudulent alike.
 _DEBIT_BINS = np.array(["400000", "455601", "516732"])
 _CREDIT_BINS = np.array(["491801", "545455", "522187"])
+# Card numbers of shard k come from account-number range k % PAN_BLOCKS of each BIN (976,562
+# numbers per BIN and shard), so shards never issue the same number (up to 1,024 shards).
+PAN_BLOCKS = 1024
 
 
 @dataclass
@@ -74,9 +77,21 @@ class Population:
     n_initial: int = 0
     n_initial_accounts: int = 0
     n_initial_cards: int = 0
+    shard: int = 0
+    n_global_merchants: int = 0  # merchants and terminals below these are shared by all shards
+    n_global_terminals: int = 0
     merchant_order: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     merchant_cum_size: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     group_bounds: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)
+
+    def new_ids(self, kind: str, table: Table, index: np.ndarray) -> None:
+        """Append public ids for rows `index` of an entity table (the shared merchants and
+        terminals keep shard-free ids; every other entity's id carries its shard)."""
+        assert self.streams is not None
+        shared = {"merchants": self.n_global_merchants, "terminals": self.n_global_terminals}
+        shard = 0 if kind in shared and len(index) and index[-1] < shared[kind] else self.shard
+        ids = entity_ids(index, self.streams.key("ids", _ID_SPACE[kind]), shard)
+        table["id"] = np.concatenate([table.columns.get("id", np.zeros(0, np.int64)), ids])
 
     # Identity strings are drawn on first use, from their own streams, so that the simulation
     # never waits for them and the exporter can build them on its background thread.
@@ -113,8 +128,17 @@ class Population:
         """Fictitious, well-formed IBANs of the accounts."""
         assert self.streams is not None
         return identity.iban_numbers(
-            self.streams.generator("identities", 1), self.n_initial_accounts, country="DE"
+            self.streams.generator("identities", 1),
+            self.n_initial_accounts,
+            country="DE",
+            bank_code=self.bank_code,
         )
+
+    @property
+    def bank_code(self) -> str | None:
+        """The (fictitious) bank code of this shard's IBANs: one branch code per shard keeps
+        account numbers of different shards apart."""
+        return f"{self.shard:08d}" if self.shard else None
 
     @cached_property
     def card_details(self) -> dict[str, np.ndarray]:
@@ -131,8 +155,12 @@ class Population:
         n = len(kind)
         # Debit and credit BINs differ, so numbers drawn per kind cannot collide.
         pans = np.empty(n, dtype="U16")
-        pans[kind == 0] = identity.card_numbers(rng, int((kind == 0).sum()), _DEBIT_BINS)
-        pans[kind == 1] = identity.card_numbers(rng, int((kind == 1).sum()), _CREDIT_BINS)
+        pans[kind == 0] = identity.card_numbers(
+            rng, int((kind == 0).sum()), _DEBIT_BINS, self.shard, PAN_BLOCKS
+        )
+        pans[kind == 1] = identity.card_numbers(
+            rng, int((kind == 1).sum()), _CREDIT_BINS, self.shard, PAN_BLOCKS
+        )
         year = (self.start_year + rng.integers(1, 5, n)) % 100
         month = rng.integers(1, 13, n)
         expiry = np.char.add(
@@ -343,7 +371,7 @@ def _draw_merchants(
     rng: np.random.Generator,
     profile: Profile,
     n_merchants: int,
-    customers: Table,
+    total_customers: int,
     regions: Table,
     tables: identity.IdentityTables,
     categories: list[str],
@@ -363,7 +391,8 @@ def _draw_merchants(
     physical_cat = np.concatenate(
         [pos_cats, rng.choice(n_card_cats, n_physical - len(pos_cats), p=pos_p)]
     )
-    region_weight = np.bincount(customers["region"], minlength=len(regions)) + 1.0
+    # Expected customers per region (the same in every shard), not the drawn ones.
+    region_weight = regions["weight"] * total_customers + 1.0
     physical_region = rng.choice(len(regions), n_physical, p=region_weight / region_weight.sum())
     # Cash machines and billers.
     atm_cat = categories.index("atm")
@@ -506,9 +535,17 @@ def build_population(
     n_merchants: int | None,
     locale: str,
     start_year: int,
+    total_customers: int | None = None,
 ) -> Population:
-    """Draw every entity table of a world from the population stream."""
+    """Draw the entity tables of one shard of a world (the whole world when unsharded).
+
+    Customers and everything they own come from the shard's population stream; regions and
+    merchants from shared streams, sized for the whole world (`total_customers`), so every
+    shard sees the same merchants.
+    """
     rng = streams.generator("population")
+    shared = streams.shared
+    total = n_customers if total_customers is None else total_customers
     tables = identity.IdentityTables.from_locale(locale)
     categories = [c.name for c in profile.cards.categories] + [c for c, _ in EXTRA_CATEGORIES]
     category_mcc = np.array(
@@ -516,10 +553,8 @@ def build_population(
         dtype=np.int16,
     )
     if n_merchants is None:
-        n_merchants = int(
-            np.ceil(n_customers * profile.merchants.merchants_per_1000_customers / 1000)
-        )
-    regions = _draw_regions(rng, profile, tables)
+        n_merchants = int(np.ceil(total * profile.merchants.merchants_per_1000_customers / 1000))
+    regions = _draw_regions(shared.generator("regions"), profile, tables)
     customers = _draw_customers(rng, n_customers, profile, regions, tables)
     accounts, checking, savings, credit = _draw_accounts(rng, profile, customers)
     customers["checking_idx"], customers["savings_idx"], customers["credit_idx"] = (
@@ -535,7 +570,9 @@ def build_population(
     customers["n_devices"] = np.bincount(devices["customer_idx"], minlength=n_customers).astype(
         np.int8
     )
-    merchants = _draw_merchants(rng, profile, n_merchants, customers, regions, tables, categories)
+    merchants = _draw_merchants(
+        shared.generator("merchants"), profile, n_merchants, total, regions, tables, categories
+    )
     terminal_merchant = np.repeat(
         np.arange(len(merchants["category"]), dtype=np.int32), merchants["n_terminals"]
     )
@@ -565,6 +602,9 @@ def build_population(
         n_initial=n_customers,
         n_initial_accounts=len(accounts["kind"]),
         n_initial_cards=len(cards["kind"]),
+        shard=streams.shard,
+        n_global_merchants=len(merchants["category"]),
+        n_global_terminals=len(terminals["merchant_idx"]),
     )
     pop.favourites_pos = _favourites(rng, pop, profile, 0, profile.cards.favourites_pos)
     pop.favourites_cnp = _favourites(rng, pop, profile, 1, profile.cards.favourites_cnp)
@@ -600,7 +640,7 @@ def _assign_public_ids(streams: SeedStreams, pop: Population) -> None:
         ("merchants", pop.merchants),
         ("terminals", pop.terminals),
     ):
-        table["id"] = scramble(np.arange(len(table)), streams.key("ids", _ID_SPACE[name]), bits=40)
+        pop.new_ids(name, table, np.arange(len(table)))
 
 
 _ID_SPACE = {

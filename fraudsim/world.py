@@ -18,6 +18,7 @@ from fraudsim.fraud import FraudEngine
 from fraudsim.ledger import Batch, Ledger
 from fraudsim.population import build_population
 from fraudsim.rng import SeedStreams
+from fraudsim.shards import ShardPlan
 from fraudsim.traffic import DAY, Calendar, LegitTraffic
 
 DayCallback = Callable[[int, Batch], None]
@@ -31,28 +32,35 @@ class World(mesa.Model):
     of each day the bank settles every row of that day.
     """
 
-    def __init__(self, config: ScenarioConfig, profile: Profile | None = None) -> None:
-        streams = SeedStreams(config.seed)
+    def __init__(
+        self, config: ScenarioConfig, profile: Profile | None = None, shard: int = 0
+    ) -> None:
+        streams = SeedStreams(config.seed, shard)
         super().__init__(rng=streams.generator("mesa"))
         self.config = config
         self.streams = streams
+        self.shard = shard
+        self.plan = ShardPlan.of(config)
         self.profile = profile if profile is not None else load_profile(config.profile)
         self.env = simpy.Environment()
         self.calendar = Calendar(config.start_date)
         self.population = build_population(
             streams,
             self.profile,
-            config.population.customers,
+            self.plan.size(shard),
             config.population.merchants,
             config.locale,
             config.start_date.year,
+            total_customers=config.population.customers,
         )
         self.bank = Bank(self)
         self.merchant_agents = [
             Merchant(self, i) for i in range(len(self.population.merchants["category"]))
         ]
         self.ledger = Ledger()
-        self.traffic = LegitTraffic(self.population, self.profile, streams, self.calendar)
+        self.traffic = LegitTraffic(
+            self.population, self.profile, streams, self.calendar, shard=shard
+        )
         self.legit_events = LegitEvents(self.population, self.profile, streams)
         self.n_initial_customers = len(self.population.customers["age"])
         self.income_quartiles = np.quantile(self.population.customers["income"], [0.25, 0.5, 0.75])
@@ -115,6 +123,12 @@ class World(mesa.Model):
         # modified afterwards, so a sink may hand them to another thread.
         for callback in self.day_callbacks:
             callback(day, rows)
+
+    def take_events(self) -> list[dict[str, np.ndarray]]:
+        """The events of the days closed since the last call (the exporter takes them each
+        day, so memory does not grow with the number of days)."""
+        batches, self.event_batches = self.event_batches, []
+        return batches
 
     def _review_merchants(self, rows: Batch) -> None:
         """Merchants with a burst of declines decide on step-up (a vectorised pre-filter)."""

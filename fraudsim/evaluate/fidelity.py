@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -111,6 +113,47 @@ class FidelityStats:
         self.dates.update(dates)
         self.atm += int(atm.sum())
         self.atm_amount += float(amount[atm].sum())
+
+    def merge(self, other: FidelityStats) -> None:
+        """Add another part's aggregates (shards of one run)."""
+        self.purchases += other.purchases
+        self.cnp += other.cnp
+        for label in self.amounts:
+            self.amounts[label] += other.amounts[label]
+        self.hours += other.hours
+        self.weekdays += other.weekdays
+        self.dates.update(other.dates)
+        self.atm += other.atm
+        self.atm_amount += other.atm_amount
+
+    def to_json(self) -> dict[str, object]:
+        """The aggregates as JSON-able data (histograms stored sparsely)."""
+        return {
+            "purchases": self.purchases,
+            "cnp": self.cnp,
+            "amounts": {
+                label: {str(i): int(v) for i, v in enumerate(counts.tolist()) if v}
+                for label, counts in self.amounts.items()
+            },
+            "hours": self.hours.tolist(),
+            "weekdays": self.weekdays.tolist(),
+            "dates": sorted(str(d) for d in self.dates),
+            "atm": self.atm,
+            "atm_amount": self.atm_amount,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FidelityStats:
+        stats = cls()
+        stats.purchases, stats.cnp = int(data["purchases"]), int(data["cnp"])
+        for label, counts in data["amounts"].items():
+            for i, v in counts.items():
+                stats.amounts[label][int(i)] = v
+        stats.hours = np.asarray(data["hours"], np.int64)
+        stats.weekdays = np.asarray(data["weekdays"], np.int64)
+        stats.dates = {dt.date.fromisoformat(d) for d in data["dates"]}
+        stats.atm, stats.atm_amount = int(data["atm"]), float(data["atm_amount"])
+        return stats
 
     def median(self, label: str) -> float:
         """Median amount of a channel, from the histogram (within ~0.5%)."""

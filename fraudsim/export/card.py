@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fraudsim.evaluate.fidelity import FidelityStats, check_fidelity, fidelity_table
+from fraudsim.evaluate.fidelity import FidelityStats, fidelity_table
 from fraudsim.export import schema
 
 if TYPE_CHECKING:
@@ -52,7 +52,11 @@ def dataset_card(
     n_rows = int(totals["rows"][0]) if totals is not None else 0
     fraud = int(totals["fraud"][0] or 0) if totals is not None else 0
     currency = cfg.currency or dataset.profile.meta.currency
-    checks = check_fidelity(transactions, dataset.tables["cards"], dataset.profile, cfg.days, stats)
+    if stats is None:
+        stats = FidelityStats()
+        stats.add(transactions)
+    n_cards, n_debit = dataset.card_counts()
+    checks = stats.checks(dataset.profile, n_cards, n_debit, cfg.days)
     passed = sum(c.passed for c in checks)
     counts = "\n".join(f"| {name}.{fmt} | {n:,} |" for name, n in dataset.row_counts().items())
     return f"""# Dataset card: {cfg.name}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from fraudsim.export import schema
-from fraudsim.ids import scramble, transaction_ids
+from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, make_batch
 
 if TYPE_CHECKING:
@@ -128,7 +128,22 @@ class FrameContext:
             list(world.fraud.channels.fraud_type_names),
             list(world.fraud.channels.pattern_names),
             world.streams.key("transaction_ids"),
+            world.shard,
         )
+
+
+def day_ranked_ids(t: np.ndarray, key: int, shard: int) -> np.ndarray:
+    """Ids of time-ordered rows from their day and rank within the day (stream 1 of the
+    transaction-id layout)."""
+    if len(t) == 0:
+        return np.zeros(0, np.int64)
+    day = t // 86_400
+    rank = np.arange(len(t)) - np.searchsorted(day, day, side="left")
+    ids = np.empty(len(t), np.int64)
+    for d in np.unique(day).tolist():
+        mine = day == d
+        ids[mine] = transaction_ids(key, 1, shard, int(d), int(mine.sum()))[rank[mine]]
+    return ids
 
 
 def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
@@ -344,8 +359,12 @@ def daily_stats_frame(world: World) -> pl.DataFrame:
     ).select([c.name for c in schema.DAILY_STATS_COLUMNS])
 
 
-def events_frame(world: World) -> pl.DataFrame:
-    """Honest and fraudulent non-payment events, in time order."""
+def events_frame(world: World, batches: list[dict[str, Any]]) -> pl.DataFrame:
+    """Honest and fraudulent non-payment events of some days, in time order.
+
+    Ids encode only the shard, the day and the rank in the day (as for transactions), so a day's
+    events get the same ids whether written a day at a time or all at the end.
+    """
     pop = world.population
     tz = world.config.timezone
     cols = (
@@ -361,17 +380,16 @@ def events_frame(world: World) -> pl.DataFrame:
     )
     data = {
         c: np.concatenate(
-            [np.asarray(b[c], dtype=np.int64) for b in world.event_batches]
-            or [np.zeros(0, np.int64)]
+            [np.asarray(b[c], dtype=np.int64) for b in batches] or [np.zeros(0, np.int64)]
         )
         for c in cols
     }
     order = np.argsort(data["t"], kind="stable")
     data = {c: v[order] for c, v in data.items()}
-    key = world.streams.key("ids", 8)
+    event_ids = day_ranked_ids(data["t"], world.streams.key("ids", 8), world.shard)
     raw = pl.DataFrame(
         {
-            "event_id": scramble(np.arange(len(order)), key, bits=63),
+            "event_id": event_ids,
             "t": wall_clock_epoch(data["t"], world.config.start_date, tz),
             "customer_id": pop.customers["id"][data["customer"]],
             "account_raw": pop.accounts["id"][np.maximum(data["account"], 0)],
@@ -435,7 +453,11 @@ def episodes_frame(world: World) -> pl.DataFrame:
             "is_fraud": pl.Series([ep.is_fraud for ep in eps], dtype=pl.Boolean),
             "pattern": pl.Series([ep.pattern for ep in eps], dtype=pl.String),
             "fraudster_id": pl.Series(
-                [ep.fraudster.unique_id if ep.fraudster else None for ep in eps], dtype=pl.Int64
+                [
+                    (world.shard << 32) + ep.fraudster.unique_id if ep.fraudster else None
+                    for ep in eps
+                ],
+                dtype=pl.Int64,
             ),
             "victim_customer_ids": pl.Series(
                 [ids(pop.customers["id"], ep.victims) for ep in eps], dtype=pl.List(pl.Int64)

@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fraudsim.calibration import Profile
     from fraudsim.dataset import Dataset
 
 PACKAGES = (
@@ -35,7 +36,11 @@ def package_versions() -> dict[str, str]:
 
 
 def profile_digest(dataset: Dataset) -> str:
-    text = json.dumps(dataset.profile.model_dump(mode="json"), sort_keys=True)
+    return profile_digest_of(dataset.profile)
+
+
+def profile_digest_of(profile: Profile) -> str:
+    text = json.dumps(profile.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,10 +1,17 @@
-"""Atomic run writer: tables, dataset card and manifest go to a temporary directory first.
+"""Atomic, resumable run writer.
 
-Transactions are written as parts (`transactions.parquet/part-s0000-d00000.parquet`, one per
-shard and range of days) by a background thread while the simulation goes on. The run
-directory appears, by one rename, only when every file is complete and the manifest, written
-last, lists their SHA-256. A failed or interrupted run leaves no directory that looks complete:
-at most a hidden `.NAME.tmp-*` directory, which the next run into the same place removes.
+Each shard writes into a work directory beside the output (`.NAME.tmp-shards/`): its
+transactions as parts `transactions.parquet/part-sSSSS-dDDDDD.parquet` (one per shard and range
+of days, a row group per day) written by a background thread while the simulation goes on, its
+events a row group per day, its entity tables at the end, and last `shard.json`, which lists its
+files with their SHA-256. A shard whose `shard.json` is there and whose files match it is
+complete: `--resume` skips it.
+
+When every shard is complete, the run is assembled in a fresh temporary directory (parts moved,
+the shards' entity tables merged), the dataset card and the manifest (written last, listing
+every file's SHA-256) are added, and one rename puts the run in place. A failed or interrupted
+run leaves no directory that looks complete: at most hidden `.NAME.tmp-*` directories, which
+the next run into the same place removes (or resumes from).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import shutil
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -30,7 +38,7 @@ import pyarrow.parquet as pq
 from fraudsim.errors import OutputError
 from fraudsim.evaluate.fidelity import FidelityStats
 from fraudsim.export.card import dataset_card
-from fraudsim.export.frames import transactions_frame
+from fraudsim.export.frames import events_frame, transactions_frame
 from fraudsim.export.manifest import build_manifest
 from fraudsim.ledger import Batch
 
@@ -39,8 +47,12 @@ if TYPE_CHECKING:
     from fraudsim.world import World
 
 MANIFEST = "manifest.json"
+SHARD_RECORD = "shard.json"
+RUN_RECORD = "run.json"
 DAYS_PER_PART = 7
 FORMATS = ("parquet", "csv")
+# Tables each shard writes whole at its end (events are appended a day at a time).
+ENTITY_TABLES = ("customers", "accounts", "cards", "merchants", "episodes", "daily_stats")
 _MAX_QUEUED = 3  # days handed to the writer thread before the simulation waits for it
 
 
@@ -82,60 +94,81 @@ def _parquet_options(table: pa.Table) -> dict[str, object]:
     }
 
 
+_TABLE_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
+
+
 def _write_table(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "parquet":
-        frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
+        pq.write_table(frame.to_arrow(), path, **_TABLE_OPTIONS)
     else:
-        # CSV has no lists: list columns become ";"-joined strings.
-        lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
-        frame.with_columns(
-            pl.col(n).cast(pl.List(pl.String)).list.join(";") for n in lists
-        ).write_csv(path)
+        _csv_frame(frame).write_csv(path)
 
 
-class RunWriter:
-    """Writes one run directory atomically. Use as a context manager; call `finish` last."""
+def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    # CSV has no lists: list columns become ";"-joined strings.
+    lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
+    return frame.with_columns(pl.col(n).cast(pl.List(pl.String)).list.join(";") for n in lists)
 
-    def __init__(
-        self, out_dir: Path, fmt: str = "parquet", shard: int = 0, start: dt.date | None = None
-    ) -> None:
-        if fmt not in FORMATS:
-            raise OutputError(f"format '{fmt}' is not supported; allowed: {', '.join(FORMATS)}")
-        self.out_dir, self.fmt, self.shard = Path(out_dir), fmt, shard
-        self.start = start  # first local date: a day's rows lie on start + day
-        self.started = time.perf_counter()
-        self._check_target()
-        parent = self.out_dir.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            for stale in parent.glob(f".{self.out_dir.name}.tmp-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=parent))
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o777 & ~umask)
-            self.tx_path = self.tmp / f"transactions.{fmt}"
-            if fmt == "parquet":
-                self.tx_path.mkdir()
-        except OSError as exc:
-            raise _explain(exc, self.out_dir) from None
+
+def _write_json(path: Path, data: object) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _record(path: Path) -> dict[str, object]:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+class _Appender:
+    """A table written a day at a time: Parquet row groups, or CSV with one header."""
+
+    def __init__(self, path: Path, fmt: str, options: Callable[[pa.Table], dict] | None) -> None:
+        self.path, self.fmt, self.options = path, fmt, options
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if self.fmt == "csv":
+            with self.path.open("ab") as handle:
+                _csv_frame(frame).write_csv(handle, include_header=self.rows == 0)
+        else:
+            table = frame.to_arrow()
+            if self.writer is None:
+                opts = self.options(table) if self.options else _TABLE_OPTIONS
+                self.writer = pq.ParquetWriter(self.path, table.schema, **opts)
+            self.writer.write_table(table)
+        self.rows += frame.height
+
+    def close(self, empty: pl.DataFrame | None = None) -> None:
+        """Close the file; with no rows at all, write `empty` (the schema) instead."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        elif self.rows == 0 and empty is not None:
+            _write_table(empty, self.path, self.fmt)
+
+
+class ShardWriter:
+    """Writes one shard's files into the run's work directory."""
+
+    def __init__(self, work: Path, shard: int, fmt: str, start: dt.date | None) -> None:
+        self.work, self.shard, self.fmt, self.start = work, shard, fmt, start
+        self.dir = work / ".shards" / f"s{shard:04d}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tx_dir = work / f"transactions.{fmt}"
+        self.tx_dir.mkdir(exist_ok=True)
         self.rows_written = 0
+        self.fidelity = FidelityStats()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudsim-writer")
         self._queued: deque[Future[None]] = deque()
-        self._part: tuple[Path, pq.ParquetWriter] | None = None
-        self.fidelity = FidelityStats()
-        self._finished = False
-        self._hashes: dict[str, tuple[str, int]] = {}
+        self._part: tuple[Path, _Appender] | None = None
+        self._csv_tx = _Appender(self.dir / f"transactions.{fmt}", fmt, None)
+        self._events = _Appender(self.dir / f"events.{fmt}", fmt, None)
+        self._files: dict[str, dict[str, object]] = {}
 
-    def _check_target(self) -> None:
-        out = self.out_dir
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"{out}: exists and is not a directory")
-        if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
-            raise OutputError(
-                f"{out}: exists and is not a fraudsim run (no {MANIFEST}); "
-                "choose another --out or remove it"
-            )
+    def part_name(self, day: int) -> Path:
+        return self.tx_dir / f"part-s{self.shard:04d}-d{day:05d}.parquet"
 
     # -- work done while the days run ----------------------------------------------------------
 
@@ -147,36 +180,23 @@ class RunWriter:
         pop = world.population
         self._submit(lambda: (frames.identity_strings(world), pop.ibans))
 
-    def wait(self) -> None:
-        """Wait until everything queued is written (before building the entity tables, which
-        read the identity strings the writer thread drew)."""
-        self._drain()
+    def add_day(self, world: World, day: int, rows: Batch) -> None:
+        """Queue one settled day (transactions and the day's events) for the writer thread."""
+        events = world.take_events()
+        self._submit(self._convert_and_write, world, day, rows, events)
 
-    def _write_file(self, frame: pl.DataFrame, name: str) -> None:
-        path = self.tmp / f"{name}.{self.fmt}"
-        _write_table(frame, path, self.fmt)
-        self._hashes[path.name] = (sha256_file(path), path.stat().st_size)
-
-    # -- transactions ----------------------------------------------------------------------
-
-    def add_rows(self, world: World, day: int, rows: Batch) -> None:
-        """Queue one settled day for conversion and writing on the writer thread."""
-        self._submit(self._convert_and_write, world, day, rows)
-
-    def add_frame(self, frame: pl.DataFrame, start: dt.date) -> None:
-        """Queue a whole in-memory transactions frame, split into the same row groups (one a
-        day) and parts as when streaming, so both paths write the same bytes.
-
-        `start` is the scenario's first (local) date; a row's day is its local date's offset.
-        """
-        if frame.height == 0:
-            return
-        day = (pl.col("timestamp").dt.date() - pl.lit(start)).dt.total_days()
-        days = frame.with_columns(day.alias("__day"))
-        for (index,), piece in days.partition_by(
-            "__day", maintain_order=True, as_dict=True
-        ).items():
-            self._submit(self._write_day, piece.drop("__day"), int(index))
+    def add_frame(self, frame: pl.DataFrame, events: pl.DataFrame) -> None:
+        """Queue whole in-memory transactions and events frames, split into the same row
+        groups (one a day) and parts as when streaming, so both paths write the same bytes."""
+        for table, write in ((frame, self._write_day), (events, self._write_events)):
+            if table.height == 0:
+                continue
+            day = (pl.col("timestamp").dt.date() - pl.lit(self.start)).dt.total_days()
+            days = table.with_columns(day.alias("__day"))
+            for (index,), piece in days.partition_by(
+                "__day", maintain_order=True, as_dict=True
+            ).items():
+                self._submit(write, piece.drop("__day"), int(index))
 
     def _submit(self, fn: object, *args: object) -> None:
         while self._queued and self._queued[0].done():
@@ -185,93 +205,252 @@ class RunWriter:
             self._queued.popleft().result()
         self._queued.append(self._pool.submit(fn, *args))  # type: ignore[arg-type]
 
-    def _convert_and_write(self, world: World, day: int, rows: Batch) -> None:
+    def _convert_and_write(
+        self, world: World, day: int, rows: Batch, events: list[dict[str, Any]]
+    ) -> None:
         self._write_day(transactions_frame(world, rows), day)
+        frame = events_frame(world, events)
+        if frame.height:
+            self._write_events(frame, day)
+
+    def _write_events(self, frame: pl.DataFrame, day: int) -> None:
+        self._events.append(frame)
 
     def _write_day(self, frame: pl.DataFrame, day: int) -> None:
         """Append one day as a row group of the current part (CSV: append to the file)."""
         self.fidelity.add(frame, [self.start + dt.timedelta(days=day)] if self.start else None)
-        if self.fmt == "csv":
-            with self.tx_path.open("ab") as handle:
-                frame.write_csv(handle, include_header=self.rows_written == 0)
-            self.rows_written += frame.height
-            return
-        table = frame.to_arrow()
-        if self._part is None:
-            path = self.tx_path / f"part-s{self.shard:04d}-d{day:05d}.parquet"
-            self._part = (path, pq.ParquetWriter(path, table.schema, **_parquet_options(table)))
-        self._part[1].write_table(table)
         self.rows_written += frame.height
+        if self.fmt == "csv":
+            self._csv_tx.append(frame)
+            return
+        if self._part is None:
+            path = self.part_name(day)
+            self._part = (path, _Appender(path, "parquet", _parquet_options))
+        self._part[1].append(frame)
         if (day + 1) % DAYS_PER_PART == 0:
             self._flush()
 
     def _flush(self) -> None:
         if self._part is None:
             return
-        path, part_writer = self._part
-        part_writer.close()
+        path, appender = self._part
+        appender.close()
         self._part = None
-        self._hashes[str(path.relative_to(self.tmp))] = (sha256_file(path), path.stat().st_size)
+        self._files[str(path.relative_to(self.work))] = _record(path)
 
-    def _drain(self) -> None:
+    def wait(self) -> None:
+        """Wait until everything queued is written."""
         self._submit(self._flush)
         while self._queued:
             self._queued.popleft().result()
 
-    # -- the rest of the run ---------------------------------------------------------------
+    # -- the end of the shard ------------------------------------------------------------------
 
-    def finish(self, dataset: Dataset) -> Path:
-        """Write the entity tables, card and manifest, then move the run into place."""
+    def finish(
+        self,
+        tables: dict[str, pl.DataFrame],
+        summary: dict[str, Any],
+        empty: dict[str, pl.DataFrame],
+    ) -> dict[str, Any]:
+        """Write the shard's entity tables and, last, its record; return the record.
+        `empty` holds schema-only transactions and events frames, written when a shard had
+        no such rows."""
+        self.wait()
+        self._pool.shutdown()
+        if self.fmt == "csv":
+            self._csv_tx.close(empty["transactions"])
+            self._files[str(self._csv_tx.path.relative_to(self.work))] = _record(self._csv_tx.path)
+        self._events.close(empty["events"])
+        for name in ("events", *ENTITY_TABLES):
+            path = self.dir / f"{name}.{self.fmt}"
+            if name != "events":
+                _write_table(tables[name], path, self.fmt)
+            self._files[str(path.relative_to(self.work))] = _record(path)
+        record = {
+            "shard": self.shard,
+            "transactions": self.rows_written,
+            "events": self._events.rows,
+            "rows": {name: tables[name].height for name in ENTITY_TABLES},
+            "files": self._files,
+            "fidelity": self.fidelity.to_json(),
+            **summary,
+        }
+        _write_json(self.dir / SHARD_RECORD, record)
+        return record
+
+    def abort(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def clear_shard(work: Path, shard: int, fmt: str) -> None:
+    """Remove whatever an earlier attempt wrote of one shard."""
+    shutil.rmtree(work / ".shards" / f"s{shard:04d}", ignore_errors=True)
+    parts = work / f"transactions.{fmt}"
+    if parts.is_dir():
+        for part in parts.glob(f"part-s{shard:04d}-*"):
+            part.unlink()
+
+
+def read_shard_record(work: Path, shard: int, verify: bool = True) -> dict[str, Any] | None:
+    """The record of a complete shard, or None (missing, unreadable or files that differ)."""
+    path = work / ".shards" / f"s{shard:04d}" / SHARD_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if verify:
+            for name, info in record["files"].items():
+                if sha256_file(work / name) != info["sha256"]:
+                    return None
+    except (OSError, ValueError, KeyError):
+        return None
+    return record
+
+
+class RunWriter:
+    """Writes one run directory: shards into a resumable work directory, then the assembled
+    run, atomically. Use as a context manager; call `finish` last."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        fmt: str = "parquet",
+        start: dt.date | None = None,
+        resume_key: str | None = None,
+        resume: bool = False,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise OutputError(f"format '{fmt}' is not supported; allowed: {', '.join(FORMATS)}")
+        self.out_dir, self.fmt = Path(out_dir), fmt
+        self.start = start  # first local date: a day's rows lie on start + day
+        self.started = time.perf_counter()
+        self._check_target()
+        parent = self.out_dir.parent
+        self.work = parent / f".{self.out_dir.name}.tmp-shards"
+        self.resumed: list[int] = []
+        key = {"format": fmt, "key": resume_key}
         try:
-            self._drain()
-            if self.fmt == "csv" and not self.tx_path.exists():
-                self.tx_path.write_text(
-                    ",".join(dataset.tables.get("transactions", pl.DataFrame()).columns) + "\n"
-                )
-            for name, frame in dataset.tables.items():
-                if name != "transactions":
-                    self._write_file(frame, name)
-            dataset.transaction_rows = self.rows_written
-            transactions = self.scan_transactions()
+            parent.mkdir(parents=True, exist_ok=True)
+            keep = resume and _read_json(self.work / RUN_RECORD) == key
+            for stale in parent.glob(f".{self.out_dir.name}.tmp-*"):
+                if not (keep and stale == self.work):
+                    shutil.rmtree(stale, ignore_errors=True)
+            self.work.mkdir(exist_ok=True)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.work, 0o777 & ~umask)
+            _write_json(self.work / RUN_RECORD, key)
+        except OSError as exc:
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise _explain(exc, self.out_dir) from None
+        self._finished = False
+        self._keep_work = False
+
+    def _check_target(self) -> None:
+        out = self.out_dir
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out}: exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
+            raise OutputError(
+                f"{out}: exists and is not a fraudsim run (no {MANIFEST}); "
+                "choose another --out or remove it"
+            )
+
+    def completed(self, shard: int) -> dict[str, Any] | None:
+        """The record of a shard already complete in the work directory (when resuming)."""
+        return read_shard_record(self.work, shard)
+
+    def shard_writer(self, shard: int) -> ShardWriter:
+        """A writer for one shard; whatever an earlier attempt left of it is removed first."""
+        self.clear_shard(shard)
+        return ShardWriter(self.work, shard, self.fmt, self.start)
+
+    def clear_shard(self, shard: int) -> None:
+        clear_shard(self.work, shard, self.fmt)
+
+    # -- assembling the run --------------------------------------------------------------------
+
+    def finish(self, dataset: Dataset, records: list[dict[str, Any]]) -> Path:
+        """Assemble the shards' files, write the card and manifest, move the run into place."""
+        try:
+            tmp = Path(
+                tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent)
+            )
+            self._tmp = tmp
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)
+            hashes = self._assemble(tmp, records)
+            transactions = scan_transactions(tmp, self.fmt)
             dataset.fraud_summary.update(achieved_prevalence(transactions))
-            (self.tmp / "README.md").write_text(
-                dataset_card(dataset, transactions, self.fmt, self.fidelity), encoding="utf-8"
+            fidelity = FidelityStats()
+            for record in records:
+                fidelity.merge(FidelityStats.from_json(record["fidelity"]))
+            (tmp / "README.md").write_text(
+                dataset_card(dataset, transactions, self.fmt, fidelity), encoding="utf-8"
             )
             files = {}
-            for path in sorted(self.tmp.rglob("*")):
-                name = str(path.relative_to(self.tmp))
+            for path in sorted(tmp.rglob("*")):
+                name = str(path.relative_to(tmp))
                 if path.is_file():
-                    digest, size = self._hashes.get(name) or (
-                        sha256_file(path),
-                        path.stat().st_size,
-                    )
-                    files[name] = {"sha256": digest, "bytes": size}
+                    files[name] = hashes.get(name) or _record(path)
             dataset.timings["wall_seconds"] = time.perf_counter() - self.started
             manifest = build_manifest(dataset, files)
-            partial = self.tmp / f"{MANIFEST}.partial"
+            partial = tmp / f"{MANIFEST}.partial"
             partial.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-            os.replace(partial, self.tmp / MANIFEST)
-            _fsync_dir(self.tmp)
-            _swap_into_place(self.tmp, self.out_dir)
+            os.replace(partial, tmp / MANIFEST)
+            _fsync_dir(tmp)
+            _swap_into_place(tmp, self.out_dir)
         except OSError as exc:
             self.abort()
             raise _explain(exc, self.out_dir) from None
         self._finished = True
-        self._pool.shutdown()
+        shutil.rmtree(self.work, ignore_errors=True)
         return self.out_dir
 
-    def scan_transactions(self) -> pl.LazyFrame:
-        """The transactions written so far, as a lazy frame."""
-        if self.fmt == "parquet":
-            if not any(self.tx_path.iterdir()):
-                return pl.LazyFrame()
-            return pl.scan_parquet(self.tx_path / "*.parquet")
-        return pl.scan_csv(self.tx_path, try_parse_dates=True)
+    def _assemble(self, tmp: Path, records: list[dict[str, Any]]) -> dict[str, dict[str, object]]:
+        """Move the transaction parts into `tmp` and merge the shards' tables; returns the
+        checksums already known (moved files keep their shard record's)."""
+        fmt, work = self.fmt, self.work
+        hashes: dict[str, dict[str, object]] = {}
+        shard_dirs = [work / ".shards" / f"s{r['shard']:04d}" for r in records]
+        if fmt == "parquet":
+            (tmp / "transactions.parquet").mkdir()
+            for record in records:
+                for name, info in record["files"].items():
+                    if name.startswith("transactions.parquet/"):
+                        os.replace(work / name, tmp / name)
+                        hashes[name] = info
+        else:
+            _merge([d / "transactions.csv" for d in shard_dirs], tmp / "transactions.csv", fmt)
+        for name in ("events", *ENTITY_TABLES):
+            target = tmp / f"{name}.{fmt}"
+            if name == "daily_stats" and len(records) > 1:
+                frames = [_read(d / f"{name}.{fmt}", fmt) for d in shard_dirs]
+                _write_table(
+                    merge_daily_stats(frames, [r["customers"] for r in records]), target, fmt
+                )
+            elif name == "merchants" and len(records) > 1:
+                # Every shard holds the shared merchants; each adds only those it opened.
+                first = [(shard_dirs[0] / f"{name}.{fmt}", None)]
+                rest = [
+                    (d / f"{name}.{fmt}", r["global_merchants"])
+                    for d, r in zip(shard_dirs[1:], records[1:], strict=True)
+                ]
+                _merge_slices(first + rest, target, fmt)
+            else:
+                _merge([d / f"{name}.{fmt}" for d in shard_dirs], target, fmt)
+                if len(records) == 1:
+                    hashes[target.name] = records[0]["files"][
+                        str((shard_dirs[0] / target.name).relative_to(work))
+                    ]
+        return hashes
 
-    def abort(self) -> None:
-        """Stop the writer thread and remove the temporary directory."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def abort(self, keep_work: bool = False) -> None:
+        """Remove the temporary directories (the work directory too unless `keep_work`)."""
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not keep_work:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self) -> RunWriter:
         return self
@@ -283,7 +462,95 @@ class RunWriter:
         tb: TracebackType | None,
     ) -> None:
         if not self._finished:
-            self.abort()
+            # An interrupted run keeps its complete shards for `--resume`.
+            self.abort(keep_work=exc_type is KeyboardInterrupt)
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _read(path: Path, fmt: str) -> pl.DataFrame:
+    return pl.read_parquet(path) if fmt == "parquet" else pl.read_csv(path, try_parse_dates=True)
+
+
+def _merge(sources: list[Path], target: Path, fmt: str) -> None:
+    """One file from the shards' files, in shard order: a single source is moved; Parquet
+    sources are copied a row group at a time (bounded memory); CSV bodies are concatenated."""
+    _merge_slices([(s, None) for s in sources], target, fmt)
+
+
+def _merge_slices(sources: list[tuple[Path, int | None]], target: Path, fmt: str) -> None:
+    """Like `_merge`; a source given with an offset contributes only its rows from there on."""
+    if len(sources) == 1 and sources[0][1] is None:
+        os.replace(sources[0][0], target)
+        return
+    if fmt == "csv":
+        with target.open("wb") as out:
+            for i, (path, skip) in enumerate(sources):
+                with path.open("rb") as handle:
+                    header = handle.readline()
+                    if i == 0:
+                        out.write(header)
+                    for _ in range(skip or 0):
+                        handle.readline()
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        return
+    writer: pq.ParquetWriter | None = None
+    try:
+        for path, skip in sources:
+            source = pq.ParquetFile(path)
+            if writer is None:
+                writer = pq.ParquetWriter(target, source.schema_arrow, **_TABLE_OPTIONS)
+            for group in range(source.num_row_groups):
+                table = source.read_row_group(group)
+                if skip:
+                    drop = min(skip, table.num_rows)
+                    table, skip = table.slice(drop), skip - drop
+                if table.num_rows:
+                    writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def merge_daily_stats(frames: list[pl.DataFrame], customers: list[int]) -> pl.DataFrame:
+    """The world's daily statistics from its shards': counts add up, the mean balance is
+    weighted by customers (one checking account each)."""
+    columns = frames[0].columns
+    weighted = [
+        f.with_columns(pl.col("mean_checking_balance") * n)
+        for f, n in zip(frames, customers, strict=True)
+    ]
+    total = sum(customers)
+    merged = (
+        pl.concat(weighted)
+        .group_by("day", maintain_order=True)
+        .agg(
+            pl.col("date").first(),
+            pl.col("mean_checking_balance").sum() / total,
+            *(
+                pl.col(c).sum()
+                for c in columns
+                if c not in ("day", "date", "mean_checking_balance")
+            ),
+        )
+        .sort("day")
+    )
+    return merged.select([pl.col(c).cast(frames[0].schema[c]) for c in columns])
+
+
+def scan_transactions(run_dir: Path, fmt: str = "parquet") -> pl.LazyFrame:
+    """The transactions of a (temporary or finished) run directory, as a lazy frame."""
+    if fmt == "parquet":
+        parts = run_dir / "transactions.parquet"
+        if not parts.is_dir() or not any(parts.iterdir()):
+            return pl.LazyFrame()
+        return pl.scan_parquet(parts / "*.parquet")
+    return pl.scan_csv(run_dir / "transactions.csv", try_parse_dates=True)
 
 
 def achieved_prevalence(transactions: pl.LazyFrame) -> dict[str, float]:

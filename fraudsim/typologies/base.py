@@ -65,7 +65,15 @@ class Typology(ABC):
     `on_interrupt` decides whether to go on (return True: `run` starts again, with `ep.state`
     kept) or stop. `on_declined` sees every declined attempt and may adapt `ep.state` (smaller
     amounts, another merchant, slower pace). Adaptation happens only in adaptive scenarios.
+
+    A detector in the bank (fraudsim.agents.detector) interrupts with a cause naming it; then
+    `on_detected` runs first. By default the typology's fraudsters learn from it: `evasion`
+    (0 = naive, towards 1 = blending in) rises, and typologies read it when they plan later
+    episodes (ordinary amounts, slower pace, the victim's own device). It stays 0 without a
+    detector, so worlds without one are unchanged.
     """
+
+    evasion_step: ClassVar[float] = 0.2  # share of the remaining way learnt per detected episode
 
     name: ClassVar[str] = ""
     family: ClassVar[Family] = "card"
@@ -89,6 +97,10 @@ class Typology(ABC):
         self.rng = rng
         self.index = index
         self.adaptive = adaptive
+        self.evasion = 0.0
+        # For draws every shard of a run must agree on (which shops carry a skimmer): the same
+        # stream in every shard. The fraud engine sets it; `rng` is the shard's own.
+        self.shared_rng = rng
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -108,6 +120,17 @@ class Typology(ABC):
         """Called when the bank blocks the episode; True to carry on (e.g. another card)."""
         return False
 
+    def on_detected(self, ep: Episode, cause: str) -> None:
+        """Called when adaptive and the bank's detector blocked the episode (before
+        `on_interrupt`): the fraudsters learn to look more ordinary next time."""
+        self.evasion += (1.0 - self.evasion) * self.evasion_step
+        ep.adaptations += 1
+
+    def evades(self) -> bool:
+        """Whether this attempt uses what the fraudsters learnt (a draw only once they have
+        learnt something, so worlds without a detector keep their random streams)."""
+        return self.evasion > 0 and bool(self.rng.random() < self.evasion)
+
     def expected_rows(self) -> float:
         """Mean rows one episode produces (prevalence control scales episode counts by it)."""
         return self.rows_per_episode
@@ -124,6 +147,8 @@ class Typology(ABC):
             except simpy.Interrupt as interrupt:
                 ep.interruptions += 1
                 cause = str(interrupt.cause)
+                if self.adaptive and cause.endswith("detector"):
+                    self.on_detected(ep, cause)
                 if not self.adaptive or ep.interruptions > 5 or not self.on_interrupt(ep, cause):
                     ep.status = f"stopped: {cause}"
                     break

@@ -77,7 +77,8 @@ class CompromisedTerminal(Typology):
         p = self.params
         assert isinstance(p, CompromisedTerminalParams)
         # Busy shops (drawn by size) are worth a skimmer; watching records their card traffic.
-        picks = self.ch.merchants(self.rng, 4 * p.terminals, online=False)
+        # The same shops in every shard: merchants are shared, so the choice is too.
+        picks = self.ch.merchants(self.shared_rng, 4 * p.terminals, online=False)
         self.compromised = list(dict.fromkeys(int(m) for m in picks))[: p.terminals]
         for m in self.compromised:
             self.ch.watch_merchant(m)

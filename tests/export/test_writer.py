@@ -106,10 +106,14 @@ def test_written_tables_match_the_schema(written: tuple[Path, Dataset]) -> None:
     assert tx["transaction_id"].n_unique() == tx.height
 
 
-def test_streamed_dataset_holds_everything_but_transactions(written: tuple[Path, Dataset]) -> None:
-    _, dataset = written
+def test_streamed_dataset_reads_its_tables_from_disk(written: tuple[Path, Dataset]) -> None:
+    out, dataset = written
     assert "transactions" not in dataset.tables
+    for name in ENTITY_FILES:  # read back on first use, then held
+        assert dataset.tables.get(name) is None or name in dataset.tables
+        assert getattr(dataset, name).equals(pl.read_parquet(out / f"{name}.parquet")), name
     assert set(dataset.tables) == set(ENTITY_FILES)
+    assert dataset.scan_transactions().collect().height == dataset.transaction_rows
     with pytest.raises(ValueError, match="streamed"):
         dataset.write("/nonexistent/never-written")
 

@@ -1,0 +1,197 @@
+"""Engine: runs a scenario's shards, in this process or on a Dask cluster.
+
+Every shard is simulated by `run_shard` into the run's work directory and returns its record
+(rows, file checksums, fidelity aggregates, prevalence). One worker runs the shards one after
+the other here, without Dask; more workers (or an existing cluster's scheduler address) run
+them as Dask tasks. What a shard writes depends only on scenario, seed, shard size and shard
+index, so the number of workers never changes the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fraudsim.calibration import Profile
+from fraudsim.config import ScenarioConfig
+from fraudsim.errors import ConfigError
+from fraudsim.shards import ShardPlan
+
+if TYPE_CHECKING:
+    from fraudsim.export.writer import RunWriter
+
+ProgressCallback = Callable[[int, int, int], None]
+DayCallback = Callable[[int, int, int], None]  # (shard, day, rows)
+
+
+def run_shard(
+    config: ScenarioConfig,
+    profile: Profile,
+    work: Path,
+    shard: int,
+    fmt: str,
+    on_day: DayCallback | None = None,
+) -> dict[str, Any]:
+    """Simulate one shard and write its files into `work`; returns the shard's record."""
+    from fraudsim.dataset import shard_summary, shard_tables
+    from fraudsim.export import frames
+    from fraudsim.export.writer import ShardWriter, clear_shard
+    from fraudsim.world import World
+
+    clear_shard(work, shard, fmt)  # whatever an earlier attempt left of this shard
+    started = time.perf_counter()
+    writer = ShardWriter(work, shard, fmt, config.start_date)
+    try:
+        world = World(config, profile, shard)
+        built = time.perf_counter()
+        writer.prepare(world)  # identity strings drawn in the background while the days run
+        world.day_callbacks.append(lambda day, rows: writer.add_day(world, day, rows))
+        if on_day is not None:
+            world.day_callbacks.append(lambda day, rows: on_day(shard, day, len(rows["t"])))
+        world.run()
+        simulated = time.perf_counter()
+        writer.wait()
+        empty = {
+            "transactions": frames.transactions_frame(world, frames.empty_rows()),
+            "events": frames.events_frame(world, []),
+        }
+        summary = shard_summary(world)
+        summary["timings"] = {
+            "build_seconds": built - started,
+            "simulate_seconds": simulated - built,
+            "tables_seconds": time.perf_counter() - simulated,
+        }
+        # Peak resident memory of the process that ran this shard so far (benchmarks report
+        # it per worker).
+        summary["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return writer.finish(shard_tables(world), summary, empty)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def run_shards(
+    config: ScenarioConfig,
+    profile: Profile,
+    writer: RunWriter,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Run every shard not already complete in the writer's work directory; returns all
+    shards' records in shard order and timings (seconds, summed over shards, plus wall)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    plan = ShardPlan.of(config)
+    started = time.perf_counter()
+    records: dict[int, dict[str, Any]] = {}
+    for shard in range(plan.count):
+        done = writer.completed(shard)
+        if done is not None:
+            records[shard] = done
+    writer.resumed = sorted(records)
+    todo = [k for k in range(plan.count) if k not in records]
+    total = plan.count * config.days
+    counter = [len(records) * config.days]
+
+    def on_day(shard: int, day: int, rows: int) -> None:
+        if progress is not None:
+            progress(counter[0], total, rows)
+        counter[0] += 1
+
+    if workers == 1 and scheduler is None:
+        for shard in todo:
+            records[shard] = run_shard(config, profile, writer.work, shard, writer.fmt, on_day)
+    elif todo:
+        records.update(_run_on_dask(config, profile, writer, todo, workers, scheduler, on_day))
+    ordered = [records[k] for k in range(plan.count)]
+    timings = {
+        key: sum(r.get("timings", {}).get(key, 0.0) for r in ordered)
+        for key in ("build_seconds", "simulate_seconds", "tables_seconds")
+    }
+    timings["shards_wall_seconds"] = time.perf_counter() - started
+    timings["worker_peak_rss_mib"] = max(r.get("peak_rss_mib", 0.0) for r in ordered)
+    return ordered, timings
+
+
+def _dask_shard(
+    config: ScenarioConfig, profile: Profile, work: str, shard: int, fmt: str, queue: str
+) -> dict[str, Any]:
+    """A shard as a Dask task; progress goes back through a distributed queue."""
+    from distributed import Queue
+
+    progress = Queue(queue)
+
+    def on_day(shard: int, day: int, rows: int) -> None:
+        progress.put((shard, day, rows))
+
+    return run_shard(config, profile, Path(work), shard, fmt, on_day)
+
+
+def _run_on_dask(
+    config: ScenarioConfig,
+    profile: Profile,
+    writer: RunWriter,
+    todo: list[int],
+    workers: int,
+    scheduler: str | None,
+    on_day: DayCallback,
+) -> dict[int, dict[str, Any]]:
+    try:
+        from distributed import Client, LocalCluster, Queue
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise ConfigError(
+            "--workers > 1 needs dask[distributed]; pip install 'dask[distributed]'"
+        ) from None
+    cluster = None
+    try:
+        if scheduler is not None:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+    except OSError as exc:
+        raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    token = uuid.uuid4().hex
+    try:
+        queue = Queue(f"fraudsim-progress-{token}", client=client)
+        futures = {
+            client.submit(
+                _dask_shard,
+                config,
+                profile,
+                str(writer.work),
+                shard,
+                writer.fmt,
+                queue.name,
+                key=f"fraudsim-shard-{shard:04d}-{token}",
+                pure=False,
+            ): shard
+            for shard in todo
+        }
+        pending = set(futures)
+        while pending:
+            time.sleep(0.2)
+            for item in queue.get(batch=True):
+                on_day(*item)
+            for future in [f for f in pending if f.done()]:
+                pending.discard(future)
+                future.result()  # re-raise a shard's error here
+        for item in queue.get(batch=True):
+            on_day(*item)
+        return {futures[f]: f.result() for f in futures}
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

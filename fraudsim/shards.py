@@ -1,0 +1,50 @@
+"""Shards: the customer population split into fixed-size parts simulated independently.
+
+A shard has its own seed streams (`SeedStreams(seed, shard)`), customers, accounts, cards and
+honest traffic; merchants and regions come from shared streams, so every shard sees the same
+merchants. Typology episodes are spread over shards in proportion to their customers, an exact
+episode count by one shared draw. The data depend on scenario, seed and shard size, never on
+how many workers run the shards.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudsim.config import ScenarioConfig
+from fraudsim.rng import SeedStreams
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """How a scenario's customers are split into shards."""
+
+    customers: int
+    shard_size: int
+
+    @classmethod
+    def of(cls, config: ScenarioConfig) -> ShardPlan:
+        return cls(config.population.customers, config.population.shard_size)
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.customers // self.shard_size))
+
+    def size(self, shard: int) -> int:
+        """Customers of one shard (the last one takes the remainder)."""
+        if not 0 <= shard < self.count:
+            raise ValueError(f"shard {shard} out of range 0..{self.count - 1}")
+        return min(self.shard_size, self.customers - shard * self.shard_size)
+
+    def fraction(self, shard: int) -> float:
+        return self.size(shard) / self.customers
+
+    def allocate(self, streams: SeedStreams, name: str, index: int, total: int) -> np.ndarray:
+        """Split an exact count over the shards (one shared multinomial draw, so every shard
+        computes the same split)."""
+        sizes = np.array([self.size(k) for k in range(self.count)], dtype=np.float64)
+        rng = streams.shared.generator("shard_allocation", index, zlib.crc32(name.encode("utf-8")))
+        return rng.multinomial(int(total), sizes / sizes.sum())

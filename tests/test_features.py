@@ -173,7 +173,10 @@ def test_reports_after_a_row_never_reach_it(
         for moved in (
             pl.when(later).then(pl.lit(horizon)).otherwise(pl.col("reported_at")),  # later still
             pl.when(later).then(None).otherwise(pl.col("reported_at")),  # never reported
-            pl.when(later).then(pl.lit(t)).otherwise(pl.col("reported_at")),  # reported at t
+            # just after t (a report at exactly t is known at t, by definition)
+            pl.when(later)
+            .then(pl.lit(t + dt.timedelta(microseconds=1)))
+            .otherwise(pl.col("reported_at")),
         ):
             out = _features(labelled.with_columns(reported_at=moved), dataset)
             assert_frame_equal(out[int(i)].drop("reported_at"), full[int(i)].drop("reported_at"))

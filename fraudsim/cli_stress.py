@@ -36,11 +36,33 @@ def stress(
         int | None, typer.Option("--days", help="override every scenario's days")
     ] = None,
     budget: Annotated[int, typer.Option("--budget", help="entities alerted per day")] = 100,
+    validate_on: Annotated[
+        Path | None,
+        typer.Option("--validate-on", help="also score a real labelled table (CSV or Parquet)"),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="column mapping of --validate-on, e.g. timestamp=Time,amount=Amount,label=Class",
+        ),
+    ] = None,
+    time_origin: Annotated[
+        str | None,
+        typer.Option("--time-origin", help="date a seconds-since-start time column counts from"),
+    ] = None,
 ) -> None:
     """Train a detector on one scenario and report its recall per typology on a suite."""
     from fraudsim.cli import console, fail, resolve_scenario
     from fraudsim.evaluate.stress import run_stress
 
+    if validate_on is None and (columns or time_origin):
+        raise fail("--columns and --time-origin need --validate-on FILE")
+    validate = (
+        None
+        if validate_on is None
+        else {"path": validate_on, "columns": columns, "time_origin": time_origin}
+    )
     try:
         with console.status(f"stress-testing {detector} on {suite}"):
             report = run_stress(
@@ -51,6 +73,7 @@ def stress(
                 customers=customers,
                 days=days,
                 budget=budget,
+                validate=validate,
             )
     except FraudsimError as exc:
         raise fail(str(exc)) from None
@@ -84,6 +107,25 @@ def stress(
         style="bold",
     )
     Console().print(table)
+    held = report["held_out"]["by_class"]
+    for cls, m in held.items():
+        first = m["first_day"]
+        if first["macro_recall"] is not None:
+            console.print(
+                f"{cls:>8}: first-day recall {first['macro_recall']:.3f} "
+                f"[{first['low']:.3f}, {first['high']:.3f}] over {first['typologies']} "
+                f"typologies, {first['episodes']} episodes (isolated, macro)",
+                highlight=False,
+            )
+    if "validation" in report:
+        v = report["validation"]
+        console.print(
+            f"real table: PR-AUC {_cell(v['real']['pr_auc'])} (synthetic "
+            f"{_cell(v['synthetic']['pr_auc'])}), recall at the synthetic alert rate "
+            f"{_cell(v['real']['recall_at_matched_rate'])}; unavailable features: "
+            f"{', '.join(v['unavailable_features']) or 'none'}",
+            highlight=False,
+        )
     console.print(
         f"[green]wrote[/] {out}/report.json and report.html in {report['seconds']:.1f} s",
         highlight=False,

@@ -221,9 +221,13 @@ def evaluate_frame(
     rows = typ.to_dicts()
     start = tx["timestamp"].min().date() if tx.height else None
     labels = fraud.to_numpy()
+    days = alerts["day"].n_unique()
+    entity_days = alerts.select("day", "entity_kind", "entity_id").n_unique()
     return {
         "transactions": tx.height,
         "fraud_rows": int(fraud.sum()),
+        "fraud_share": float(fraud.mean()) if tx.height else None,
+        "entities_per_day": entity_days / days if days else None,
         "episodes": ttfa.height,
         "pr_auc": pr_auc(labels, score) if fraud.any() else float("nan"),
         "pr_curve": pr_curve(labels, score),

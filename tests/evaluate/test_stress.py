@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from fraudsim.cli_stress import stress
 from fraudsim.errors import ConfigError
+from fraudsim.evaluate import heldout
 from fraudsim.evaluate.stress import load_suite, run_stress
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -133,3 +134,122 @@ def test_cli_stress_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "unseen" in result.output and "new_popul" in result.output  # 80 columns: folded
     assert (out / "report.json").exists() and (out / "report.html").exists()
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CARD = FIXTURES / "card" / "card_sample.csv"  # synthetic, shaped like the ULB credit-card table
+CARD_COLUMNS = "timestamp=Time,amount=Amount,label=Class"
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """One tiny stress run with the rules, validated on the credit-card-shaped fixture."""
+    tmp = tmp_path_factory.mktemp("stress")
+    out = tmp / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(heldout, "MIN_EPISODES", 1)  # a tiny world has few episodes per typology
+        report = run_stress(
+            "rules",
+            SCENARIOS / "training_set.toml",
+            _suite(tmp),
+            out,
+            validate={"path": CARD, "columns": CARD_COLUMNS, "time_origin": "2013-09-01"},
+            **SIZE,
+        )
+    return report, out
+
+
+def test_report_has_held_out_breakdowns_drift_and_plots(validated: tuple[dict, Path]) -> None:
+    report, out = validated
+    held = report["held_out"]
+    assert set(held["by_class"]) == {"seen", "variant", "unseen"}
+    classes = {r["typology"]: r["class"] for r in held["typologies"]}
+    assert classes, "no fraud typology measured"
+    for key, cls in classes.items():
+        if key in report["train"]["seen_typologies"]:
+            assert cls == "seen"
+        elif "[" in key:
+            assert cls in ("variant", "unseen")  # novel_attacks labels its variants
+    for row in held["typologies"]:
+        assert 0 <= row["first_day_caught"] <= row["episodes"]
+    for entry in report["entries"]:
+        assert entry["isolated"] and entry["weekly"] and entry["pr_curve"]["recall"]
+        for name in ("channel", "age_band", "income_band", "region"):
+            rows = entry["breakdowns"][name]
+            assert sum(r["legit_rows"] for r in rows) == entry["transactions"] - entry["fraud_rows"]
+        assert sum(r["fraud_entity_days"] for r in entry["breakdowns"]["region"]) == sum(
+            r["fraud_entity_days"] for r in entry["weekly"]
+        )
+    page = (out / "report.html").read_text()
+    for alt in (
+        "recall per typology, seen vs unseen",
+        "precision-recall curves per suite entry",
+        "recall against the daily alert budget",
+        "recall and friction by segment and channel",
+        "recall per week",
+    ):
+        assert f"<img alt='{alt}' src='data:image/png;base64," in page, alt
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_validate_on_a_real_table_reports_the_gap(validated: tuple[dict, Path]) -> None:
+    report, out = validated
+    v = report["validation"]
+    assert v["real"]["transactions"] == 2000 and v["real"]["fraud_rows"] == 16
+    assert 0 <= v["real"]["pr_auc"] <= 1
+    assert v["entity"].startswith("transaction")  # the table has no account column
+    # Only time and amount are known: per-card/customer history, channel and devices are not.
+    assert "f_cust_cnt_1h" in v["unavailable_features"]
+    assert "f_is_cnp" in v["unavailable_features"]
+    assert "f_amount" not in v["unavailable_features"]
+    assert set(v["gap"]) == set(v["synthetic"])
+    assert "Train on synthetic, test on real" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ("timestamp=Time,amount=Amount,label=Nope", "Nope"),
+        ("timestamp=Time,amount=Amount", "label"),
+    ],
+)
+def test_validate_on_bad_columns_is_one_line(tmp_path: Path, columns: str, message: str) -> None:
+    data = CARD
+    if message == "label":  # a copy without the Class column
+        data = tmp_path / "nolabel.csv"
+        data.write_text(
+            "\n".join(",".join(line.split(",")[:5]) for line in CARD.read_text().splitlines())
+        )
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "stress",
+            "--validate-on",
+            str(data),
+            "--columns",
+            columns,
+            "--time-origin",
+            "2013-09-01",
+            "--suite",
+            str(_suite(tmp_path)),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert message in text and data.name in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_unknown_detector_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _app(), ["stress", "--detector", "nope", "--suite", str(_suite(tmp_path))]
+    )
+    assert result.exit_code == 2
+    assert "unknown detector 'nope'" in " ".join(result.output.split())
+
+
+def test_columns_without_validate_on_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["stress", "--columns", "amount=Amount"])
+    assert result.exit_code == 2 and "--validate-on" in result.output

@@ -50,17 +50,20 @@ def one(rows: float, days: int, workers: int, shard_size: int, scenario: str) ->
             "wall_seconds": round(wall, 2),
             "shards_wall_seconds": round(dataset.timings["shards_wall_seconds"], 2),
             "rows_per_second": round(dataset.transaction_rows / wall),
-            "peak_rss_mib_driver": round(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            ),
+            "peak_rss_mib_driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "worker_peak_rss_mib": worker_peak,
         }
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
 
 
-def _measure(rows: float, days: int, workers: int, shard_size: int, scenario: str) -> dict:
+def _measure(
+    rows: float, days: int, workers: int, shard_size: int, scenario: str, one_core: bool = False
+) -> dict:
+    # `one_core`: pinned to CPU 0 with taskset, so that "one worker" is one core (unpinned,
+    # a single process also uses the second core for its Parquet writer thread).
     cmd = [
+        *(["taskset", "-c", "0"] if one_core else []),
         sys.executable,
         __file__,
         "one",
@@ -88,15 +91,21 @@ def table(quick: bool, scenario: str) -> None:
     print("| measurement | workers | rows | wall s | rows/s | peak RSS per worker, MiB |")
     print("|---|---|---|---|---|---|")
     speed = {}
-    for workers in (1, 2):
-        r = _measure(ten_m, 30, workers, shard, scenario)
-        speed[workers] = r["rows_per_second"]
+    for label, workers, one_core in (
+        ("1 (one core)", 1, True),
+        ("1", 1, False),
+        ("2", 2, False),
+    ):
+        r = _measure(ten_m, 30, workers, shard, scenario, one_core)
+        speed[label] = r["rows_per_second"]
+        engine = r["rows"] / r["shards_wall_seconds"]
         print(
-            f"| {ten_m / 1e6:.0f} M transactions | {workers} | {r['rows']:,} | "
-            f"{r['wall_seconds']} | {r['rows_per_second']:,} | "
-            f"{r['worker_peak_rss_mib']} |"
+            f"| {ten_m / 1e6:.0f} M transactions | {label} | {r['rows']:,} | "
+            f"{r['wall_seconds']} (shards {r['shards_wall_seconds']}) | "
+            f"{r['rows_per_second']:,} (shards {engine:,.0f}) | {r['worker_peak_rss_mib']} |"
         )
-    print(f"| speed-up 1 -> 2 workers | | | | {speed[2] / speed[1]:.2f}x | |")
+    for base in ("1 (one core)", "1"):
+        print(f"| speed-up {base} -> 2 workers | | | | {speed['2'] / speed[base]:.2f}x | |")
     for days in (30, 365):
         rows = shard * ROWS_PER_CUSTOMER_DAY * days  # one full shard of customers
         r = _measure(rows if not quick else rows / 5, days, 1, shard, scenario)

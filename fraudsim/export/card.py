@@ -38,26 +38,25 @@ def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> s
 
 
 def dataset_card(
-    dataset: Dataset, transactions: pl.LazyFrame, fmt: str, stats: FidelityStats | None = None
+    dataset: Dataset, totals: dict[str, float], fmt: str, stats: FidelityStats
 ) -> str:
-    """The card, computed from the transactions as written (a lazy scan)."""
+    """The card, from the totals and fidelity aggregates gathered while writing."""
     cfg = dataset.config
-    totals = (
-        transactions.select(
-            pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud")
-        ).collect()
-        if transactions.collect_schema().names()
-        else None
-    )
-    n_rows = int(totals["rows"][0]) if totals is not None else 0
-    fraud = int(totals["fraud"][0] or 0) if totals is not None else 0
+    n_rows, fraud = int(totals["rows"]), int(totals["fraud_rows"])
     currency = cfg.currency or dataset.profile.meta.currency
-    if stats is None:
-        stats = FidelityStats()
-        stats.add(transactions)
     n_cards, n_debit = dataset.card_counts()
     checks = stats.checks(dataset.profile, n_cards, n_debit, cfg.days)
     passed = sum(c.passed for c in checks)
+    fidelity = f"{passed} of {len(checks)} profile targets are within tolerance on this run.\n\n"
+    fidelity += fidelity_table(checks)
+    if getattr(dataset.profile, "empirical", None) is not None:
+        # Honest traffic was drawn from the data's own types, not from the card targets.
+        fidelity = (
+            "This run's honest traffic was drawn from a profile derived from data "
+            "(`fraudsim calibrate`); compare it with its source with "
+            "`fraudsim report RUN_DIR --against SOURCE_FILE` (KS of amounts per type, calendar "
+            "shapes, activity per account and month)."
+        )
     counts = "\n".join(f"| {name}.{fmt} | {n:,} |" for name, n in dataset.row_counts().items())
     return f"""# Dataset card: {cfg.name}
 
@@ -85,9 +84,7 @@ package versions and each file's SHA-256.
 
 ## Fidelity
 
-{passed} of {len(checks)} profile targets are within tolerance on this run.
-
-{fidelity_table(checks)}
+{fidelity}
 
 ## Schema
 

@@ -159,6 +159,8 @@ class ShardWriter:
         self.tx_dir = work / f"transactions.{fmt}"
         self.tx_dir.mkdir(exist_ok=True)
         self.rows_written = 0
+        # Fraud share of rows and value, counted as written (no scan of the parts afterwards).
+        self.totals = {"rows": 0, "fraud_rows": 0, "value": 0.0, "fraud_value": 0.0}
         self.fidelity = FidelityStats()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudsim-writer")
         self._queued: deque[Future[None]] = deque()
@@ -220,6 +222,11 @@ class ShardWriter:
         """Append one day as a row group of the current part (CSV: append to the file)."""
         self.fidelity.add(frame, [self.start + dt.timedelta(days=day)] if self.start else None)
         self.rows_written += frame.height
+        fraud, amount = frame["is_fraud"], frame["amount"]
+        self.totals["rows"] += frame.height
+        self.totals["fraud_rows"] += int(fraud.sum())
+        self.totals["value"] += float(amount.sum())
+        self.totals["fraud_value"] += float(amount.filter(fraud).sum())
         if self.fmt == "csv":
             self._csv_tx.append(frame)
             return
@@ -273,6 +280,7 @@ class ShardWriter:
             "rows": {name: tables[name].height for name in ENTITY_TABLES},
             "files": self._files,
             "fidelity": self.fidelity.to_json(),
+            "totals": self.totals,
             **summary,
         }
         _write_json(self.dir / SHARD_RECORD, record)
@@ -379,13 +387,13 @@ class RunWriter:
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)
             hashes = self._assemble(tmp, records)
-            transactions = scan_transactions(tmp, self.fmt)
-            dataset.fraud_summary.update(achieved_prevalence(transactions))
+            totals = {k: sum(r["totals"][k] for r in records) for k in records[0]["totals"]}
+            dataset.fraud_summary.update(prevalence_of(totals))
             fidelity = FidelityStats()
             for record in records:
                 fidelity.merge(FidelityStats.from_json(record["fidelity"]))
             (tmp / "README.md").write_text(
-                dataset_card(dataset, transactions, self.fmt, fidelity), encoding="utf-8"
+                dataset_card(dataset, totals, self.fmt, fidelity), encoding="utf-8"
             )
             files = {}
             for path in sorted(tmp.rglob("*")):
@@ -553,20 +561,8 @@ def scan_transactions(run_dir: Path, fmt: str = "parquet") -> pl.LazyFrame:
     return pl.scan_csv(run_dir / "transactions.csv", try_parse_dates=True)
 
 
-def achieved_prevalence(transactions: pl.LazyFrame) -> dict[str, float]:
-    """Fraud share of rows and of attempted value, as written."""
-    if not transactions.collect_schema().names():
-        return {"achieved_share_count": 0.0, "achieved_share_value": 0.0}
-    totals = (
-        transactions.select(
-            pl.len().alias("rows"),
-            pl.col("is_fraud").sum().alias("fraud_rows"),
-            pl.col("amount").sum().alias("value"),
-            pl.col("amount").filter(pl.col("is_fraud")).sum().alias("fraud_value"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
+def prevalence_of(totals: dict[str, float]) -> dict[str, float]:
+    """Fraud share of rows and of attempted value, from the totals counted while writing."""
     rows, value = totals["rows"] or 1, totals["value"] or 1.0
     return {
         "achieved_share_count": round(totals["fraud_rows"] / rows, 8),

@@ -99,6 +99,9 @@ def test_sharded_run_reads_as_one_table_with_unique_ids(sharded_runs: dict[str, 
     run = sharded_runs["one"]
     tx = pl.read_parquet(run / "transactions.parquet")  # a directory of parts reads as one table
     assert tx["transaction_id"].n_unique() == tx.height > 0
+    import pandas as pd
+
+    assert len(pd.read_parquet(run / "transactions.parquet")) == tx.height  # pyarrow dataset
     for table, key in (
         ("customers", "customer_id"),
         ("accounts", "account_id"),

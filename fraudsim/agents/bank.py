@@ -4,7 +4,8 @@ Controls apply to honest and fraudulent traffic alike — vectorised for the day
 one by one for rows a typology posts — so a decline reason never singles out fraud:
 - strong customer authentication (step-up) for online card payments above a threshold;
 - a velocity rule: too many card attempts within an hour declines (and may block) the card;
-- cards blocked and accounts frozen once a fraud is reported or a rule fires.
+- cards blocked and accounts frozen once a fraud is reported or a rule fires;
+- optionally a detector in the loop (fraudsim.agents.detector) that blocks what it flags.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from fraudsim.agents.detector import LiveDetector
 from fraudsim.channels import Outcome
 from fraudsim.export.schema import CHANNELS, DECLINE_REASONS
 from fraudsim.ledger import Batch
 from fraudsim.settlement import settle
 
 if TYPE_CHECKING:
+    from fraudsim.config import DetectorConfig
+    from fraudsim.evaluate.detectors import Detector
     from fraudsim.world import World
 
 NEVER = np.iinfo(np.int64).max
@@ -53,6 +57,17 @@ class Bank(mesa.Agent):
         self._legit_today: Batch = {"card": np.zeros(0, np.int32), "t": np.zeros(0, np.int64)}
         self._day_start = 0
         self._fraud_attempts: dict[int, deque[int]] = defaultdict(deque)
+        self.detector: LiveDetector | None = None
+        if cfg.detector is not None:
+            self.detector = LiveDetector(self, cfg.detector)
+
+    def attach_detector(
+        self, config: DetectorConfig, detector: Detector | None = None, fit: bool = True
+    ) -> None:
+        """Put a detector in the loop (before the world runs): a fitted `detector` object, or
+        (with `fit`) the one `config.name` names, fitted after `config.train_days` days;
+        without either it stays idle until `self.detector.swap(model)`."""
+        self.detector = LiveDetector(self, config, detector, fit)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -64,6 +79,13 @@ class Bank(mesa.Agent):
     def add_card(self) -> None:
         self.card_blocked_at = np.append(self.card_blocked_at, NEVER)
         self.card_lost_at = np.append(self.card_lost_at, NEVER)
+
+    def lift_block(self, card: bool, index: int, since: int) -> None:
+        """Lift a card block (`card`) or account freeze set at `since`, unless it has moved
+        since (e.g. a report blocked it earlier)."""
+        blocked = self.card_blocked_at if card else self.account_frozen_at
+        if blocked[index] == since:
+            blocked[index] = NEVER
 
     def drop_lost_card_rows(self, rows: Batch) -> Batch:
         """Honest payments with a card after its owner lost it never happen (credits to it, such
@@ -233,4 +255,6 @@ class Bank(mesa.Agent):
             "mean_checking_balance": float(self.balances[checking].mean()) / self.minor,
             "blocked_cards": float((self.card_blocked_at != NEVER).sum()),
         }
+        if self.detector is not None:
+            self.detector.end_of_day(rows, day)
         return rows

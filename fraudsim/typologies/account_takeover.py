@@ -59,7 +59,14 @@ class AccountTakeover(Typology):
                 device=ch.new_device(),
                 sim_swap=bool(rng.random() < p.sim_swap_share),
                 sent=0,
+                # Learnt from detector blocks: a slower, partial drain in more pieces.
+                drain=p.drain_share * (1.0 - 0.5 * self.learnt),
+                pace=1.0 + 4.0 * self.learnt,
+                transfers=p.transfers + round(2 * self.learnt),
             )
+            if self.evades():
+                # ... and a remote-access tool on the victim's own phone, not a new device.
+                ep.state["device"] = ch.device_of(victim)
             ep.victims.add(victim)
         victim, device = ep.state["victim"], ep.state["device"]
         account = ch.checking(victim)
@@ -74,12 +81,14 @@ class AccountTakeover(Typology):
                 ch.event(ep, victim, "new_payee", device=device, account=account)
                 ep.accounts.add(mule)
         available = int(ch.bank.balances[account] - ch.bank.floors[account])
-        total = int(max(available, 0) * p.drain_share)
+        total = int(max(available, 0) * ep.state.get("drain", p.drain_share))
+        transfers = ep.state.get("transfers", p.transfers)
         received: dict[int, int] = {}
-        while ep.state["sent"] < p.transfers and total > 0:
-            share = total // max(p.transfers - ep.state["sent"], 1)
+        while ep.state["sent"] < transfers and total > 0:
+            share = total // max(transfers - ep.state["sent"], 1)
             mule = ep.state["mules"][ep.state["sent"] % len(ep.state["mules"])]
-            yield ch.wait(rng.exponential(p.hours_to_drain * 3600 / p.transfers))
+            hours = p.hours_to_drain * ep.state.get("pace", 1.0)
+            yield ch.wait(rng.exponential(hours * 3600 / transfers))
             outcome = ch.transfer(ep, account, mule, share, device=device, role="victim")
             ep.state["sent"] += 1
             total -= share

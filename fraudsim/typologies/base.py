@@ -126,10 +126,15 @@ class Typology(ABC):
         self.evasion += (1.0 - self.evasion) * self.evasion_step
         ep.adaptations += 1
 
+    @property
+    def learnt(self) -> float:
+        """`evasion` when adaptive, else 0 (non-adaptive fraudsters never change course)."""
+        return self.evasion if self.adaptive else 0.0
+
     def evades(self) -> bool:
         """Whether this attempt uses what the fraudsters learnt (a draw only once they have
         learnt something, so worlds without a detector keep their random streams)."""
-        return self.evasion > 0 and bool(self.rng.random() < self.evasion)
+        return self.learnt > 0 and bool(self.rng.random() < self.learnt)
 
     def expected_rows(self) -> float:
         """Mean rows one episode produces (prevalence control scales episode counts by it)."""
@@ -147,7 +152,7 @@ class Typology(ABC):
             except simpy.Interrupt as interrupt:
                 ep.interruptions += 1
                 cause = str(interrupt.cause)
-                if self.adaptive and cause.endswith("detector"):
+                if self.adaptive and self.is_fraud and cause.endswith("detector"):
                     self.on_detected(ep, cause)
                 if not self.adaptive or ep.interruptions > 5 or not self.on_interrupt(ep, cause):
                     ep.status = f"stopped: {cause}"

@@ -57,25 +57,37 @@ class CardTesting(Typology):
             ep.state["next"] = 0
             ep.state["device"] = ch.new_device()
             ep.state["max_amount"] = p.amount_max
+            # Learnt from detector blocks: tests look like small ordinary purchases, paced
+            # out over more shops, from devices the card owners use.
+            e = self.learnt
+            ep.state["amount_scale"] = 1.0 + 9.0 * e
+            ep.state["pace"] = 1.0 + 30.0 * e
+            if int(3 * e):
+                more = ch.merchants(rng, int(3 * e), online=True)
+                ep.state["merchants"] += [int(m) for m in more]
         working: list[int] = ep.state.setdefault("working", [])
         while ep.state["next"] < len(ep.state["cards"]):
             card = ep.state["cards"][ep.state["next"]]
             ep.state["next"] += 1
             merchant = ep.state["merchants"][int(rng.integers(0, len(ep.state["merchants"])))]
             amount = rng.uniform(p.amount_min, max(ep.state["max_amount"], p.amount_min))
+            amount *= ep.state.get("amount_scale", 1.0)
             stale = rng.random() < p.stale_share
+            device = ep.state["device"]
+            if self.evades():
+                device = ch.device_of(int(ch.pop.cards["customer_idx"][card]))
             outcome = ch.card_payment(
                 ep,
                 card,
                 merchant,
                 round(amount * minor),
                 channel="cnp",
-                device=ep.state["device"],
+                device=device,
                 stale_data=stale,
             )
             if outcome.approved:
                 working.append(card)
-            yield ch.wait(rng.exponential(p.seconds_between))
+            yield ch.wait(rng.exponential(p.seconds_between * ep.state.get("pace", 1.0)))
         # Cash-out: some working cards buy goods days later, elsewhere.
         for card in working:
             if rng.random() >= p.cash_out_share:

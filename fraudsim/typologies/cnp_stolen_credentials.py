@@ -122,7 +122,9 @@ class CnpStolenCredentials(Typology):
                 card=card,
                 usual=self._usual_ticket(victim),
                 shops=self._shops(p.merchants, []),
-                device=ch.new_device(),
+                # Learnt from detector blocks: a spoofed fingerprint of the victim's own device.
+                device=ch.device_of(victim) if self.evades() else ch.new_device(),
+                pace=1.0 + 2.0 * self.learnt,  # learnt: fewer purchases a day
                 done=0,
                 cap=None,  # minor units; set once step-up shows where the threshold is
                 retry=False,
@@ -136,7 +138,7 @@ class CnpStolenCredentials(Typology):
             if not s["basket"]:
                 if not s["retry"]:
                     # Spread over days, like the owner's own shopping, which carries on.
-                    yield ch.wait(rng.exponential(p.days * DAY / p.purchases))
+                    yield ch.wait(rng.exponential(p.days * DAY / p.purchases * s.get("pace", 1)))
                 s["basket"] = self._basket(s["usual"] * minor, s["cap"])
                 s["shop"] = s["shops"][int(rng.integers(0, len(s["shops"])))]
             outcome = ch.card_payment(
@@ -168,6 +170,9 @@ class CnpStolenCredentials(Typology):
         assert isinstance(p, CnpStolenCredentialsParams)
         rng = self.rng
         multiple = max(p.inflation * rng.lognormal(0.0, p.inflation_sigma), p.min_inflation)
+        if self.learnt > 0:
+            # Learnt from detector blocks: tickets close to what the owner usually spends.
+            multiple = 1.0 + (multiple - 1.0) * (1.0 - self.learnt) * rng.uniform(0.5, 1.0)
         amount = round(usual * multiple)
         if cap is None or amount <= cap or cap <= 0:
             # No room under the threshold (a zero threshold: every payment steps up).

@@ -127,7 +127,9 @@ class StolenCard(Typology):
                 region=int(ch.pop.customers["region"][victim]),
                 done=0,
                 stores=[],
-                amount_scale=1.0,
+                # Learnt from detector blocks: purchases sized like the owner's, more taps.
+                amount_scale=1.0 - 0.75 * self.learnt,
+                taps=p.taps + round(3 * self.learnt),
             )
             # The card is in the thief's hands from now: a report blocks it even before use,
             # and its owner no longer pays with it.
@@ -150,8 +152,9 @@ class StolenCard(Typology):
             yield ch.wait(opens * HOUR + rng.exponential(p.minutes_between * 60 / 2))
         card, region = s["card"], s["region"]
         minor = ch.world.profile.minor_per_major
-        while s["done"] < p.taps + p.purchases and ch.now < s["deadline"]:
-            tap = s["done"] < p.taps
+        taps = s.get("taps", p.taps)
+        while s["done"] < taps + p.purchases and ch.now < s["deadline"]:
+            tap = s["done"] < taps
             kinds = TAP_CATEGORIES if tap else HIGH_VALUE_CATEGORIES
             store = self._store(region, kinds, s["stores"])
             s["stores"].append(store)

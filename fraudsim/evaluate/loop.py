@@ -1,0 +1,437 @@
+"""Rounds of detector versus fraudsters: a detector in the bank, fraudsters that adapt to it.
+
+Design: **one continuing world per arm, split into round periods of `days` days**. Round 0 runs
+without a detector; at its end the detector is fitted on round 0 with the labels the bank knows
+by then (`reported_at` at or before the end of round 0). Rounds 1..N run with the detector in
+the bank (fraudsim.agents.detector: batched scoring, blocks, honest customers unblocked after
+review). At each round boundary the detector is swapped: a *fixed* arm keeps the round-0 model,
+a *retrained* arm refits on the last `train_window_days` days with what the bank has learnt by
+then - reported labels plus the frauds its own alerts confirmed. A continuing world rather than
+separate worlds per round because adaptation lives in the typologies (their `evasion`, learnt
+from detector blocks) and in running episodes; it then carries over between rounds as it would
+in a bank, with nothing to copy between worlds.
+
+Arms: adaptive versus non-adaptive fraudsters (`fraud.adaptive`), fixed versus retrained
+detector. The four worlds share the seed, so round 0 is the same in the arms of one adaptive
+setting (and their round-0 model is fitted once).
+
+Per round (amounts in major units): `recall` (fraudulent entity-days - a card, else an account,
+with fraud rows that day and not blocked already when scored - that the detector alerted on
+that day, at its threshold or budget),
+`pr_auc` (the live scores of the round's rows against `is_fraud`), `fraud_loss` (accepted fraud
+debits of victims), `friction` (legit rows declined because of a detector block, over legit
+rows), `alerts`, `false_alert_share`, and `evasion` (per typology, at the round's end).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import html
+import io
+import json
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from threadpoolctl import threadpool_limits
+
+from fraudsim.agents.detector import LiveDetector, epoch_of
+from fraudsim.config import DetectorConfig, ScenarioConfig, load_scenario, validate_scenario
+from fraudsim.errors import ConfigError, OutputError
+from fraudsim.evaluate.detectors import Detector, load_detector
+from fraudsim.evaluate.metrics import pr_auc
+from fraudsim.export.frames import transactions_frame
+
+DEFAULT_CUSTOMERS = 3_000
+DEFAULT_DAYS = 7
+DEFAULT_BUDGET = 20
+DEFAULT_TYPOLOGIES = (
+    "card_testing.v1",
+    "stolen_card.v1",
+    "cnp_stolen_credentials.v1",
+    "account_takeover.v1",
+)
+"""The built-in rounds scenario: the card and account typologies that learn from detectors."""
+
+
+def default_scenario(seed: int = 11) -> ScenarioConfig:
+    """The scenario `run_rounds` uses without one: `DEFAULT_TYPOLOGIES`, 3% fraud rows."""
+    return validate_scenario(
+        {
+            "name": "rounds",
+            "seed": seed,
+            "fraud": {"target_share": 0.03},
+            "typologies": [{"name": name} for name in DEFAULT_TYPOLOGIES],
+        },
+        "default rounds scenario",
+    )
+
+
+def run_rounds(
+    detector: str | Detector = "gbm",
+    scenario: str | Path | ScenarioConfig | None = None,
+    rounds: int = 4,
+    customers: int | None = DEFAULT_CUSTOMERS,
+    days: int = DEFAULT_DAYS,
+    adaptive: bool | None = None,
+    retrain: bool | None = None,
+    budget: int | None = DEFAULT_BUDGET,
+    threshold: float | None = None,
+    batch: str = "day",
+    window_days: int = 7,
+    train_window_days: int = 28,
+) -> dict[str, Any]:
+    """Simulate detector rounds (see the module docstring) and return the per-round figures.
+
+    Args:
+        detector: `rules`, `gbm`, `package.module:factory`, or an unfitted detector object
+            (copied before each fit).
+        scenario: Scenario file or config (default: `default_scenario()`); its
+            `[bank.detector]`, if any, is replaced.
+        rounds: Rounds with the detector (after round 0), >= 1.
+        customers: Population override (None keeps the scenario's).
+        days: Days per round; the world runs `days * (rounds + 1)` days.
+        adaptive: Fraudsters adapt (True), do not (False), or both arms (None).
+        retrain: Retrain at each round boundary (True), keep the round-0 model (False), or both.
+        budget: Entities alerted per day; or `threshold`: alert at this score (give one).
+        batch: Score per `day` or per `hour`.
+        window_days: Days of history the live features see.
+        train_window_days: Days the retrained detector learns from.
+
+    Returns:
+        `{"detector", "scenario", "rounds", "days", "customers", "budget", "threshold",
+        "arms": [{"adaptive", "retrain", "rounds": [{"round", "recall", ...}]}], "seconds"}`.
+
+    Raises:
+        ConfigError: One line, on a bad detector, scenario or setting.
+    """
+    started = time.perf_counter()
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ConfigError(f"rounds must be a positive integer (got {rounds!r})")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ConfigError(f"days (per round) must be a positive integer (got {days!r})")
+    live = _live_config(detector, budget, threshold, batch, window_days, days)
+    config = _base_config(scenario, customers, days * (rounds + 1))
+    template = load_detector(detector) if isinstance(detector, str) else detector
+    adaptive_arms = [True, False] if adaptive is None else [bool(adaptive)]
+    retrain_arms = [False, True] if retrain is None else [bool(retrain)]
+    arms = []
+    for adapt in adaptive_arms:
+        first: dict[str, Any] = {}  # round-0 model, shared by this setting's arms
+        for again in retrain_arms:
+            arm_config = config.with_overrides(**{"fraud.adaptive": adapt})
+            figures = _run_arm(
+                arm_config, template, live, rounds, days, again, train_window_days, first
+            )
+            arms.append({"adaptive": adapt, "retrain": again, "rounds": figures})
+    return _clean(
+        {
+            "detector": detector if isinstance(detector, str) else type(detector).__name__,
+            "scenario": config.name,
+            "rounds": rounds,
+            "days": days,
+            "customers": config.population.customers,
+            "budget": live.budget,
+            "threshold": live.threshold,
+            "batch": live.batch,
+            "arms": arms,
+            "seconds": time.perf_counter() - started,
+        }
+    )
+
+
+def _live_config(
+    detector: str | Detector,
+    budget: int | None,
+    threshold: float | None,
+    batch: str,
+    window_days: int,
+    days: int,
+) -> DetectorConfig:
+    if threshold is not None:
+        budget = None
+    name = detector if isinstance(detector, str) else "object"
+    if not isinstance(detector, str) and not all(
+        callable(getattr(detector, m, None)) for m in ("fit", "score")
+    ):
+        raise ConfigError(f"detector {type(detector).__name__} lacks fit/score methods")
+    data = {
+        "name": name,
+        "budget": budget,
+        "threshold": threshold,
+        "batch": batch,
+        "window_days": window_days,
+        "train_days": days,
+    }
+    return validate_scenario(
+        {"name": "rounds", "bank": {"detector": data}}, "rounds [bank.detector]"
+    ).bank.detector  # type: ignore[return-value]
+
+
+def _base_config(
+    scenario: str | Path | ScenarioConfig | None, customers: int | None, total_days: int
+) -> ScenarioConfig:
+    if scenario is None:
+        config = default_scenario()
+    elif isinstance(scenario, ScenarioConfig):
+        config = scenario
+    else:
+        config = load_scenario(scenario)
+    data = config.model_dump()
+    data["bank"]["detector"] = None  # the rounds put their own detector in the bank
+    config = validate_scenario(data, f"scenario {config.name!r}")
+    return config.with_overrides(**{"population.customers": customers, "days": total_days})
+
+
+def _run_arm(
+    config: ScenarioConfig,
+    template: Detector,
+    live: DetectorConfig,
+    rounds: int,
+    days: int,
+    retrain: bool,
+    train_window_days: int,
+    first: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """One continuing world: round 0 without the detector, then `rounds` rounds with it."""
+    from fraudsim.world import World
+
+    world = World(config)
+    world.bank.attach_detector(live, fit=False)  # the rounds decide when to fit
+    detector = world.bank.detector
+    assert detector is not None
+    frames: deque[pl.DataFrame] = deque(maxlen=train_window_days)
+    end_evasion: dict[int, dict[str, float]] = {}
+
+    def boundary(day: int, rows: dict[str, np.ndarray]) -> None:
+        frames.append(transactions_frame(world, rows))
+        if (day + 1) % days:
+            return
+        r = (day + 1) // days - 1  # the round that just ended
+        end_evasion[r] = {t.name: round(t.evasion, 4) for t in world.fraud.typologies}
+        if r == rounds:
+            return  # the last round: nothing follows it
+        if r == 0 and "model" in first:
+            detector.swap(first["model"])
+        elif r == 0 or retrain:
+            model = _fit(template, _as_known(pl.concat(frames), detector), config.name, r)
+            first.setdefault("model", model)
+            detector.swap(model)
+
+    world.day_callbacks.append(boundary)
+    world.run()
+    out = []
+    for r in range(rounds + 1):
+        stats = [detector.stats[d] for d in range(r * days, (r + 1) * days)]
+        out.append(_round_figures(r, stats, world, r * days, (r + 1) * days, end_evasion[r]))
+    return out
+
+
+def _fit(template: Detector, frame: pl.DataFrame, scenario: str, r: int) -> Detector:
+    model = copy.deepcopy(template)
+    try:
+        with threadpool_limits(limits=1):  # see LiveDetector._score
+            fitted = model.fit(frame)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"rounds on {scenario!r}: fitting after round {r}: {exc}; use more customers or days"
+        ) from None
+    return fitted if fitted is not None else model
+
+
+def _as_known(frame: pl.DataFrame, detector: LiveDetector) -> pl.DataFrame:
+    """The training frame with the frauds the detector's alerts confirmed counted as reported
+    from their confirmation (what the bank has learnt besides customers' reports)."""
+    if not detector.confirmed:
+        return frame
+    kind, idx = detector.entities(frame)
+    confirmed = {key: epoch_of(detector.world, t) for key, t in detector.confirmed.items()}
+    epoch = frame["timestamp"].dt.epoch("s").to_numpy()
+    known = np.full(frame.height, -1, np.int64)
+    for i in np.flatnonzero(frame["is_fraud"].fill_null(False).to_numpy()).tolist():
+        at = confirmed.get((int(kind[i]), int(idx[i])), -1)
+        if at > epoch[i]:
+            known[i] = at
+    learnt = pl.from_epoch(pl.Series(known), time_unit="s").dt.replace_time_zone("UTC")
+    learnt = learnt.dt.convert_time_zone(frame.schema["reported_at"].time_zone)  # type: ignore[attr-defined]
+    learnt = learnt.cast(frame.schema["reported_at"])
+    earlier = pl.Series(known >= 0) & (
+        frame["reported_at"].is_null() | (frame["reported_at"] > learnt)
+    ).fill_null(False)
+    return frame.with_columns(
+        reported_at=pl.when(earlier).then(learnt).otherwise(pl.col("reported_at"))
+    )
+
+
+def _round_figures(
+    r: int, stats: list[Any], world: Any, first_day: int, end_day: int, evasion: dict[str, float]
+) -> dict[str, Any]:
+    fraud_days = sum(s.fraud_entity_days for s in stats)
+    caught = sum(s.caught_entity_days for s in stats)
+    alerts = sum(s.alerts for s in stats)
+    legit = sum(s.legit_rows for s in stats)
+    scores = [x for s in stats for x in s.scores]
+    labels = [x for s in stats for x in s.labels]
+    live = any(s.live for s in stats)
+    y = np.concatenate(labels) if labels else np.zeros(0, bool)
+    lo, hi = first_day * 86_400, end_day * 86_400
+    episodes = [ep for ep in world.fraud.episodes if ep.is_fraud and lo <= ep.start < hi]
+    return {
+        "round": r,
+        "detector": live,
+        "recall": caught / fraud_days if live and fraud_days else None,
+        "pr_auc": pr_auc(y, np.concatenate(scores)) if live and y.any() else None,
+        "fraud_loss": sum(s.fraud_loss for s in stats),
+        "friction": sum(s.legit_declined_by_detector for s in stats) / legit if legit else None,
+        "alerts": alerts,
+        "false_alert_share": 1 - sum(s.fraud_alerts for s in stats) / alerts if alerts else None,
+        "fraud_entity_days": fraud_days,
+        "fraud_rows": sum(s.fraud_rows for s in stats),
+        "episodes": len(episodes),
+        "episodes_blocked_by_detector": sum(ep.detected_by == "detector" for ep in episodes),
+        "evasion": evasion,
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _arm_label(arm: dict[str, Any]) -> str:
+    who = "adaptive" if arm["adaptive"] else "non-adaptive"
+    return f"{who} fraudsters, {'retrained' if arm['retrain'] else 'fixed'} detector"
+
+
+def plot_rounds(result: dict[str, Any]) -> bytes:
+    """A PNG: detector recall and fraud losses per round, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_recall, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for arm in result["arms"]:
+        rounds = [x for x in arm["rounds"] if x["detector"]]
+        style = {
+            "linestyle": "-" if arm["adaptive"] else "--",
+            "color": "tab:orange" if arm["retrain"] else "tab:blue",
+            "marker": "o",
+            "label": _arm_label(arm),
+        }
+        ax_recall.plot(
+            [x["round"] for x in rounds],
+            [np.nan if x["recall"] is None else x["recall"] for x in rounds],
+            **style,
+        )
+        ax_loss.plot(
+            [x["round"] for x in arm["rounds"]], [x["fraud_loss"] for x in arm["rounds"]], **style
+        )
+    cut = (
+        f"budget {result['budget']}/day" if result["budget"] else f"score >= {result['threshold']}"
+    )
+    ax_recall.set(title=f"Detector recall ({cut})", xlabel="round", ylabel="recall", ylim=(0, 1))
+    ax_loss.set(title="Fraud losses", xlabel="round (0: no detector)", ylabel="major units")
+    for ax in (ax_recall, ax_loss):
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax_recall.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "&mdash;"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def rounds_html(result: dict[str, Any]) -> str:
+    """An HTML fragment (a `<section>`): the embedded plot and one row per arm and round."""
+    png = base64.b64encode(plot_rounds(result)).decode("ascii")
+    head = ["arm", "round", "recall", "PR-AUC", "fraud loss", "friction", "alerts", "false alerts"]
+    body = []
+    for arm in result["arms"]:
+        for x in arm["rounds"]:
+            cells = [
+                _arm_label(arm),
+                x["round"],
+                x["recall"],
+                x["pr_auc"],
+                x["fraud_loss"],
+                x["friction"],
+                x["alerts"],
+                x["false_alert_share"],
+            ]
+            body.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in cells) + "</tr>")
+    return "\n".join(
+        [
+            "<section class='rounds'>",
+            f"<h2>Detector rounds: <code>{html.escape(str(result['detector']))}</code> in the "
+            f"bank, {result['rounds']} rounds of {result['days']} days</h2>",
+            f"<p>Scenario <code>{html.escape(str(result['scenario']))}</code>, "
+            f"{result['customers']:,} customers. Round 0 has no detector and trains it; a fixed "
+            "detector keeps that model, a retrained one refits at each round on what the bank "
+            "has learnt (reports and confirmed alerts).</p>",
+            f"<img alt='recall and losses per round' src='data:image/png;base64,{png}'>",
+            "<table><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table>",
+            "</section>",
+        ]
+    )
+
+
+def write_rounds(result: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write `rounds.json` and `rounds.html` (a page around `rounds_html`) atomically."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the directory ({exc.strerror})") from None
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>fraudsim rounds</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}th{background:#eee}</style></head><body>"
+        + rounds_html(result)
+        + "</body></html>\n"
+    )
+    _atomic_write(out / "rounds.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
+    _atomic_write(out / "rounds.html", page)
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

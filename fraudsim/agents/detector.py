@@ -222,14 +222,14 @@ class LiveDetector:
             else:
                 bank.freeze_account(i, now, "detector", notify=False)
                 accounts.add(i)
-            self._active[key] = now
             self.alerts.append({"t": now, "entity": ("card", "account")[k], "idx": i, "score": s})
             stats.alerts += 1
             stats.alerted.add(key)
             if f:
                 stats.fraud_alerts += 1
                 self.confirmed.setdefault(key, now)  # the customer says "not me"
-            else:
+            else:  # friction: an honest customer's block, in force until reviewed
+                self._active[key] = now
                 self._reviews.append((now + int(self.config.review_hours * HOUR), key, now))
         if cards or accounts:
             self.world.fraud.blocked(cards, accounts, "detector")  # one interrupt per episode

@@ -78,6 +78,7 @@ def run_rounds(
     rounds: int = 4,
     customers: int | None = DEFAULT_CUSTOMERS,
     days: int = DEFAULT_DAYS,
+    train_days: int | None = None,
     adaptive: bool | None = None,
     retrain: bool | None = None,
     budget: int | None = DEFAULT_BUDGET,
@@ -95,7 +96,9 @@ def run_rounds(
             `[bank.detector]`, if any, is replaced.
         rounds: Rounds with the detector (after round 0), >= 1.
         customers: Population override (None keeps the scenario's).
-        days: Days per round; the world runs `days * (rounds + 1)` days.
+        days: Days per round with the detector.
+        train_days: Days of round 0 (default `2 * days`: card frauds are reported after a
+            median 7 days, so a short round 0 leaves the first model few labels).
         adaptive: Fraudsters adapt (True), do not (False), or both arms (None).
         retrain: Retrain at each round boundary (True), keep the round-0 model (False), or both.
         budget: Entities alerted per day; or `threshold`: alert at this score (give one).
@@ -115,8 +118,12 @@ def run_rounds(
         raise ConfigError(f"rounds must be a positive integer (got {rounds!r})")
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ConfigError(f"days (per round) must be a positive integer (got {days!r})")
+    train_days = 2 * days if train_days is None else train_days
+    if isinstance(train_days, bool) or not isinstance(train_days, int) or train_days < 1:
+        raise ConfigError(f"train_days must be a positive integer (got {train_days!r})")
     live = _live_config(detector, budget, threshold, batch, window_days, days)
-    config = _base_config(scenario, customers, days * (rounds + 1))
+    config = _base_config(scenario, customers, train_days + days * rounds)
+    bounds = [0, *range(train_days, train_days + days * rounds + 1, days)]
     template = load_detector(detector) if isinstance(detector, str) else detector
     adaptive_arms = [True, False] if adaptive is None else [bool(adaptive)]
     retrain_arms = [False, True] if retrain is None else [bool(retrain)]
@@ -125,9 +132,7 @@ def run_rounds(
         first: dict[str, Any] = {}  # round-0 model, shared by this setting's arms
         for again in retrain_arms:
             arm_config = config.with_overrides(**{"fraud.adaptive": adapt})
-            figures = _run_arm(
-                arm_config, template, live, rounds, days, again, train_window_days, first
-            )
+            figures = _run_arm(arm_config, template, live, bounds, again, train_window_days, first)
             arms.append({"adaptive": adapt, "retrain": again, "rounds": figures})
     return _clean(
         {
@@ -135,6 +140,7 @@ def run_rounds(
             "scenario": config.name,
             "rounds": rounds,
             "days": days,
+            "train_days": train_days,
             "customers": config.population.customers,
             "budget": live.budget,
             "threshold": live.threshold,
@@ -192,13 +198,14 @@ def _run_arm(
     config: ScenarioConfig,
     template: Detector,
     live: DetectorConfig,
-    rounds: int,
-    days: int,
+    bounds: list[int],
     retrain: bool,
     train_window_days: int,
     first: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """One continuing world: round 0 without the detector, then `rounds` rounds with it."""
+    """One continuing world: round r runs days `bounds[r]` to `bounds[r + 1]`; round 0 without
+    the detector."""
+    rounds = len(bounds) - 2
     from fraudsim.world import World
 
     world = World(config)
@@ -210,9 +217,9 @@ def _run_arm(
 
     def boundary(day: int, rows: dict[str, np.ndarray]) -> None:
         frames.append(transactions_frame(world, rows))
-        if (day + 1) % days:
+        if day + 1 not in bounds:
             return
-        r = (day + 1) // days - 1  # the round that just ended
+        r = bounds.index(day + 1) - 1  # the round that just ended
         end_evasion[r] = {t.name: round(t.evasion, 4) for t in world.fraud.typologies}
         if r == rounds:
             return  # the last round: nothing follows it
@@ -227,8 +234,9 @@ def _run_arm(
     world.run()
     out = []
     for r in range(rounds + 1):
-        stats = [detector.stats[d] for d in range(r * days, (r + 1) * days)]
-        out.append(_round_figures(r, stats, world, r * days, (r + 1) * days, end_evasion[r]))
+        lo, hi = bounds[r], bounds[r + 1]
+        stats = [detector.stats[d] for d in range(lo, hi)]
+        out.append(_round_figures(r, stats, world, lo, hi, end_evasion[r]))
     return out
 
 

@@ -73,7 +73,9 @@ class Typology(ABC):
     detector, so worlds without one are unchanged.
     """
 
-    evasion_step: ClassVar[float] = 0.2  # share of the remaining way learnt per detected episode
+    # Share of the remaining way learnt per detected episode: slow enough that fraudsters
+    # need a few weeks of blocks, as the rounds of fraudsim.evaluate.loop assume.
+    evasion_step: ClassVar[float] = 0.05
 
     name: ClassVar[str] = ""
     family: ClassVar[Family] = "card"

@@ -28,6 +28,7 @@ from typing import Protocol, Self, runtime_checkable
 import numpy as np
 import polars as pl
 import polars.selectors as cs
+from threadpoolctl import threadpool_limits
 
 from fraudsim.errors import ConfigError
 from fraudsim.export.schema import INTERNAL_TRANSFER_TYPES, TX_TYPES
@@ -201,7 +202,14 @@ class GradientBoostingDetector:
     """`HistGradientBoostingClassifier` on the `f_*` features; the score is P(fraud).
 
     Classes are balanced with sample weights (each class weighs half in total); `random_state`
-    and no early stopping make it deterministic on the same data.
+    and no early stopping make it deterministic on the same data. The trees see every fraud
+    row but only `negative_share` of the legit rows (chosen by a hash of `transaction_id`, so
+    independent of row order; features still use every row): with balanced weights this
+    barely changes the model and halves the fit time at the default 0.25.
+
+    `threads` caps scikit-learn's OpenMP threads (default 1): on a shared machine, OpenMP's
+    busy-waiting threads made one fit take 378 s instead of 31 s single-threaded (2 cores,
+    load about 5).
     """
 
     def __init__(
@@ -211,10 +219,16 @@ class GradientBoostingDetector:
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
         random_state: int = 0,
+        negative_share: float = 0.25,
+        threads: int | None = 1,
     ) -> None:
         if label not in LABELS:
             raise ConfigError(f"unknown label mode {label!r}; allowed: {', '.join(LABELS)}")
+        if not 0.0 < negative_share <= 1.0:
+            raise ConfigError(f"negative_share must be in (0, 1] (got {negative_share!r})")
         self.label = label
+        self.negative_share = negative_share
+        self.threads = threads
         self.params = {
             "max_iter": max_iter,
             "learning_rate": learning_rate,
@@ -235,16 +249,30 @@ class GradientBoostingDetector:
                 f"training data needs both fraud and legit rows under label={self.label!r} "
                 f"(got {int(y.sum())} fraud of {y.size})"
             )
+        keep = y | self._legit_sample(frame)
+        x, y = x[keep], y[keep]
         weight = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum()) * y.size
         self.model = HistGradientBoostingClassifier(**self.params)
-        self.model.fit(x, y, sample_weight=weight)
+        with threadpool_limits(self.threads):
+            self.model.fit(x, y, sample_weight=weight)
         return self
+
+    def _legit_sample(self, frame: pl.DataFrame) -> np.ndarray:
+        """Rows the trees may see as legit: a `negative_share` hash sample of the rows."""
+        if self.negative_share >= 1.0:
+            return np.ones(frame.height, dtype=bool)
+        if "transaction_id" in frame.columns:
+            ids = frame["transaction_id"].hash(seed=self.params["random_state"]).to_numpy()
+            return (ids % 1_000_000) < self.negative_share * 1_000_000
+        rng = np.random.default_rng(self.params["random_state"])
+        return rng.random(frame.height) < self.negative_share
 
     def score(self, frame: pl.DataFrame) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("GradientBoostingDetector.score called before fit")
         x, _ = feature_matrix(frame, self.features)
-        return self.model.predict_proba(x)[:, 1].astype(np.float64)
+        with threadpool_limits(self.threads):
+            return self.model.predict_proba(x)[:, 1].astype(np.float64)
 
 
 # --- loading ---------------------------------------------------------------------------------

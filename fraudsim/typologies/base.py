@@ -75,7 +75,7 @@ class Typology(ABC):
 
     # Share of the remaining way learnt per detected episode: slow enough that fraudsters
     # need a few weeks of blocks, as the rounds of fraudsim.evaluate.loop assume.
-    evasion_step: ClassVar[float] = 0.05
+    evasion_step: ClassVar[float] = 0.1
 
     name: ClassVar[str] = ""
     family: ClassVar[Family] = "card"

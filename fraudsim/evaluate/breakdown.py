@@ -125,7 +125,7 @@ def pool(per_entry: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
     pooled: dict[str, list[dict]] = {}
     for name, groups in out.items():
         rows = []
-        for key in sorted(groups):
+        for key in sorted(groups, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
             g = groups[key]
             fed, legit = g["fraud_entity_days"], g["legit_rows"]
             rows.append(

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and in CI
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 CLASS_COLOURS = {"seen": "#2b6cb0", "variant": "#dd8a1b", "unseen": "#c53030"}
 
@@ -44,9 +45,8 @@ def typology_recall(rows: list[dict]) -> str:
     ax.set_yticks(y, [f"{r['typology']} (n={r['episodes']})" for r in rows], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("first-day episode recall at the daily budget (isolated), 95% Wilson")
-    for cls, colour in CLASS_COLOURS.items():
-        ax.barh([], [], color=colour, label=cls)
-    ax.legend(loc="lower right", fontsize=8)
+    handles = [Patch(color=colour, label=cls) for cls, colour in CLASS_COLOURS.items()]
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
     return _img(fig, "recall per typology, seen vs unseen")
 
 
@@ -125,34 +125,54 @@ def breakdowns(pooled: dict[str, list[dict]]) -> str:
     return _img(fig, "recall and friction by segment and channel")
 
 
+def _weekly_series(entry: dict, by_class: bool) -> dict[str, list[tuple[int, float]]]:
+    """Isolated entity-day recall per week, pooled or per class: {name: [(week, recall)]}."""
+    acc: dict[str, dict[int, list[int]]] = {}
+    for r in entry.get("weekly_isolated", []):
+        name = r.get("class", "all") if by_class else "all"
+        cell = acc.setdefault(name, {}).setdefault(r["week"], [0, 0])
+        cell[0] += r["caught"]
+        cell[1] += r["fraud_entity_days"]
+    return {
+        name: [(w + 1, weeks[w][0] / weeks[w][1]) for w in sorted(weeks)]
+        for name, weeks in acc.items()
+    }
+
+
 def weekly(entries: list[dict]) -> str:
-    """Isolated entity-day recall per week for each entry, split by class when it has several."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    drawn = False
-    styles = ["-", "--", ":", "-."]
-    for i, e in enumerate(entries):
-        series: dict[str, dict[int, list[int]]] = {}
-        for r in e.get("weekly_isolated", []):
-            cls = r.get("class", "all")
-            acc = series.setdefault(cls, {}).setdefault(r["week"], [0, 0])
-            acc[0] += r["caught"]
-            acc[1] += r["fraud_entity_days"]
-        for cls, weeks in series.items():
-            ws = sorted(weeks)
-            ax.plot(
-                [w + 1 for w in ws],
-                [weeks[w][0] / weeks[w][1] for w in ws],
-                styles[i % len(styles)],
-                marker="o",
-                color=CLASS_COLOURS.get(cls, "grey"),
-                label=f"{e['label']} ({cls})",
-            )
-            drawn = True
-    if not drawn:
-        plt.close(fig)
+    """Left: isolated entity-day recall per week of each entry (all its fraud). Right: per
+    class, for entries where seen typologies and their variants meet (drift)."""
+    mixed = [
+        e
+        for e in entries
+        if {"seen", "variant"} <= {r.get("class") for r in e.get("weekly_isolated", [])}
+    ]
+    if not any(e.get("weekly_isolated") for e in entries):
         return ""
-    ax.set_xlabel("week of the scenario")
-    ax.set_ylabel("entity-day recall (isolated)")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, ncol=2)
+    fig, axes = plt.subplots(1, 2 if mixed else 1, figsize=(11 if mixed else 6, 4), squeeze=False)
+    left = axes[0, 0]
+    for e in entries:
+        points = _weekly_series(e, by_class=False).get("all", [])
+        if points:
+            left.plot(*zip(*points, strict=True), marker="o", label=e["label"])
+    left.set_title("all fraud of each entry", fontsize=9)
+    if mixed:
+        right = axes[0, 1]
+        styles = ["-", "--", ":", "-."]
+        for i, e in enumerate(mixed):
+            for cls, points in _weekly_series(e, by_class=True).items():
+                right.plot(
+                    *zip(*points, strict=True),
+                    styles[i % len(styles)],
+                    marker="o",
+                    color=CLASS_COLOURS.get(cls, "grey"),
+                    label=f"{e['label']}: {cls}",
+                )
+        right.set_title("by class, entries mixing seen typologies and variants", fontsize=9)
+    for ax in axes[0]:
+        ax.set_xlabel("week of the scenario")
+        ax.set_ylabel("entity-day recall (isolated)")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return _img(fig, "recall per week")

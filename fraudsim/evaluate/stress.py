@@ -298,6 +298,7 @@ def run_stress(
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ConfigError(f"budget must be a positive integer (got {budget!r})")
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     suite_path = Path(suite)
     spec = load_suite(suite_path)
     size = _size_overrides(customers, days)
@@ -389,6 +390,12 @@ def run_stress(
         timings["rounds"] = time.perf_counter() - tick
     report["timings"] = timings
     report["seconds"] = time.perf_counter() - started
+    # Other processes share the CPU: the load says how far `seconds` is from a quiet machine.
+    report["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_1min_start": load_start,
+        "load_1min_end": os.getloadavg()[0],
+    }
     report = _clean(report)
     _write_reports(Path(out_dir), report)
     return report

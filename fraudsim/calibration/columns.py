@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,14 +86,6 @@ def parse_column_map(text: str | None) -> dict[str, str]:
             raise ConfigError(f"--columns: unknown name '{key}'; allowed: {', '.join(CANONICAL)}")
         mapping[key] = value
     return mapping
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sniff_separator(path: Path) -> str:
@@ -322,11 +313,13 @@ def read_source(
     if frame.height == 0:
         raise ConfigError(f"{label}: no rows with both a timestamp and an amount")
     first, last = frame["timestamp"].min(), frame["timestamp"].max()
+    from fraudsim.export.writer import sha256_file  # here: the writer imports calibration
+
     return SourceTable(
         frame=frame,
         has_time=has_time,
         path=path,
-        sha256=_sha256(path),
+        sha256=sha256_file(path),
         rows=frame.height,
         date_range=(str(first.date()), str(last.date())),  # type: ignore[union-attr]
         mapping=mapping,

@@ -19,6 +19,10 @@ time (rounds retrain on it, see fraudsim.evaluate.loop).
 
 Without a fitted detector, the one named in the config is fitted at the end of day
 `train_days - 1` on the days so far (labels reported by then) and goes live the next day.
+
+Fraudsters learn from the detector between campaigns: every `campaign_days` (a week; rounds set
+None and call `end_campaign` at their own boundaries) each typology learns from the share of
+its episodes the detector stopped in the campaign (`Typology.learn`).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ _BLOCKED = np.array(
     [DECLINE_REASONS.index("card_blocked"), DECLINE_REASONS.index("account_frozen")]
 )
 _VICTIM = ROLES.index("victim")
+CAMPAIGN_DAYS = 7
+"""Days between the fraudsters' lessons from the detector when nothing else sets them."""
 
 
 @dataclass
@@ -97,6 +103,9 @@ class LiveDetector:
         self._active: dict[tuple[int, int], int] = {}  # detector blocks in force -> since
         self._reviews: list[tuple[int, tuple[int, int], int]] = []  # (due, entity, since)
         self._lookup: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self.campaign_days: int | None = CAMPAIGN_DAYS
+        self._campaign_start = 0
+        self.campaigns: list[dict[str, Any]] = []  # per campaign: stopped shares, evasion after
         if self.fit:
             from fraudsim.evaluate.detectors import load_detector
 
@@ -123,10 +132,40 @@ class LiveDetector:
         self._count_day(stats, rows, frame)
         self.window.append(frame)
         self._lift_reviewed(now)
+        if self.campaign_days and (day + 1) % self.campaign_days == 0:
+            self.end_campaign(now)
         if self.fit and self.detector is None:
             self._train.append(frame)
             if day + 1 >= self.config.train_days:
                 self._fit_named()
+
+    def end_campaign(self, now: int) -> dict[str, float]:
+        """The fraudsters' campaign since the last call ends at `now` (seconds): each typology
+        learns from the share of its episodes running in it that the detector stopped in it.
+        Returns those shares by typology."""
+        lo, hi = self._campaign_start, now
+        running: dict[str, int] = {}
+        stopped: dict[str, int] = {}
+        for ep in self.world.fraud.episodes:
+            if not ep.is_fraud or ep.start >= hi or (ep.end is not None and ep.end <= lo):
+                continue
+            running[ep.typology] = running.get(ep.typology, 0) + 1
+            at = ep.detected_at
+            if ep.detected_by == "detector" and at is not None and lo < at <= hi:
+                stopped[ep.typology] = stopped.get(ep.typology, 0) + 1
+        shares = {name: stopped.get(name, 0) / n for name, n in running.items()}
+        for typ in self.world.fraud.typologies:
+            typ.learn(shares.get(typ.name, 0.0))
+        self._campaign_start = now
+        self.campaigns.append(
+            {
+                "start": lo,
+                "end": hi,
+                "stopped_share": shares,
+                "evasion": {t.name: t.evasion for t in self.world.fraud.typologies},
+            }
+        )
+        return shares
 
     def _hours(self) -> Generator[simpy.Event, Any, None]:
         """Hourly batches within each open day (the day's last hour is scored at settlement)."""

@@ -7,9 +7,16 @@ the bank (fraudsim.agents.detector: batched scoring, blocks, honest customers un
 review). At each round boundary the detector is swapped: a *fixed* arm keeps the round-0 model,
 a *retrained* arm refits on the last `train_window_days` days with what the bank has learnt by
 then - reported labels plus the frauds its own alerts confirmed. A continuing world rather than
-separate worlds per round because adaptation lives in the typologies (their `evasion`, learnt
-from detector blocks) and in running episodes; it then carries over between rounds as it would
-in a bank, with nothing to copy between worlds.
+separate worlds per round because adaptation lives in the typologies (their `evasion`) and in
+running episodes; it then carries over between rounds as it would in a bank, with nothing to
+copy between worlds. A round is the fraudsters' campaign: at its end each typology learns from
+the share of its episodes the detector stopped in it (`LiveDetector.end_campaign`), so round 1
+meets naive fraud and later rounds meet fraud that learnt from the rounds before.
+
+Alerting: at a `threshold`, or with a `budget` (default) calibrated into a threshold at each fit
+- the score that gives `budget` alerts a day on the detector's latest training days. The bank
+keeps that operating point until it refits; a fixed daily top-k instead would make recall follow
+each day's fraud volume rather than the detector's skill.
 
 Arms: adaptive versus non-adaptive fraudsters (`fraud.adaptive`), fixed versus retrained
 detector. The four worlds share the seed, so round 0 is the same in the arms of one adaptive
@@ -20,7 +27,9 @@ with fraud rows that day and not blocked already when scored - that the detector
 that day, at its threshold or budget),
 `pr_auc` (the live scores of the round's rows against `is_fraud`), `fraud_loss` (accepted fraud
 debits of victims), `friction` (legit rows declined because of a detector block, over legit
-rows), `alerts`, `false_alert_share`, and `evasion` (per typology, at the round's end).
+rows), `alerts`, `false_alert_share`, `threshold` (in force in the round), `stopped_share` and
+`evasion` (per typology: the share of its episodes the detector stopped in the round, and what
+the fraudsters had learnt at the round's end).
 """
 
 from __future__ import annotations
@@ -86,6 +95,7 @@ def run_rounds(
     batch: str = "day",
     window_days: int = 7,
     train_window_days: int = 28,
+    calibrate: bool = True,
 ) -> dict[str, Any]:
     """Simulate detector rounds (see the module docstring) and return the per-round figures.
 
@@ -102,6 +112,10 @@ def run_rounds(
         adaptive: Fraudsters adapt (True), do not (False), or both arms (None).
         retrain: Retrain at each round boundary (True), keep the round-0 model (False), or both.
         budget: Entities alerted per day; or `threshold`: alert at this score (give one).
+        calibrate: With a budget, alert at the score that gives `budget` alerts a day on the
+            last `days` days of the detector's training data, set at each fit (the bank's
+            operating point), rather than on each day's `budget` highest: a fixed daily top-k
+            makes recall follow the fraud volume of the day, not the detector's skill.
         batch: Score per `day` or per `hour`.
         window_days: Days of history the live features see.
         train_window_days: Days the retrained detector learns from.
@@ -132,7 +146,9 @@ def run_rounds(
         first: dict[str, Any] = {}  # round-0 model, shared by this setting's arms
         for again in retrain_arms:
             arm_config = config.with_overrides(**{"fraud.adaptive": adapt})
-            figures = _run_arm(arm_config, template, live, bounds, again, train_window_days, first)
+            figures = _run_arm(
+                arm_config, template, live, bounds, again, train_window_days, first, calibrate
+            )
             arms.append({"adaptive": adapt, "retrain": again, "rounds": figures})
     return _clean(
         {
@@ -145,6 +161,7 @@ def run_rounds(
             "budget": live.budget,
             "threshold": live.threshold,
             "batch": live.batch,
+            "calibrated": bool(calibrate and live.budget),
             "arms": arms,
             "seconds": time.perf_counter() - started,
         }
@@ -202,6 +219,7 @@ def _run_arm(
     retrain: bool,
     train_window_days: int,
     first: dict[str, Any],
+    calibrate: bool,
 ) -> list[dict[str, Any]]:
     """One continuing world: round r runs days `bounds[r]` to `bounds[r + 1]`; round 0 without
     the detector."""
@@ -212,23 +230,39 @@ def _run_arm(
     world.bank.attach_detector(live, fit=False)  # the rounds decide when to fit
     detector = world.bank.detector
     assert detector is not None
+    detector.campaign_days = None  # a round is the fraudsters' campaign
     frames: deque[pl.DataFrame] = deque(maxlen=train_window_days)
     end_evasion: dict[int, dict[str, float]] = {}
+    stopped: dict[int, dict[str, float]] = {}
+    cuts: dict[int, float | None] = {}  # the threshold in force in each round
+    days = bounds[-1] - bounds[-2]
+
+    def put(model: Detector, cut: float | None) -> None:
+        detector.swap(model)
+        if cut is not None:
+            detector.config = live.model_copy(update={"threshold": cut, "budget": None})
 
     def boundary(day: int, rows: dict[str, np.ndarray]) -> None:
         frames.append(transactions_frame(world, rows))
         if day + 1 not in bounds:
             return
         r = bounds.index(day + 1) - 1  # the round that just ended
+        stopped[r] = detector.end_campaign((day + 1) * 86_400)
         end_evasion[r] = {t.name: round(t.evasion, 4) for t in world.fraud.typologies}
         if r == rounds:
             return  # the last round: nothing follows it
         if r == 0 and "model" in first:
-            detector.swap(first["model"])
+            put(first["model"], first["cut"])
         elif r == 0 or retrain:
-            model = _fit(template, _as_known(pl.concat(frames), detector), config.name, r)
+            known = _as_known(pl.concat(frames), detector)
+            model = _fit(template, known, config.name, r)
+            cut = None
+            if calibrate and live.budget:
+                cut = _operating_threshold(model, known, detector, live.budget, days)
             first.setdefault("model", model)
-            detector.swap(model)
+            first.setdefault("cut", cut)
+            put(model, cut)
+        cuts[r + 1] = detector.config.threshold
 
     world.day_callbacks.append(boundary)
     world.run()
@@ -236,7 +270,9 @@ def _run_arm(
     for r in range(rounds + 1):
         lo, hi = bounds[r], bounds[r + 1]
         stats = [detector.stats[d] for d in range(lo, hi)]
-        out.append(_round_figures(r, stats, world, lo, hi, end_evasion[r]))
+        figures = _round_figures(r, stats, world, lo, hi, end_evasion[r])
+        shares = {k: round(v, 4) for k, v in stopped[r].items()}
+        out.append({**figures, "threshold": cuts.get(r), "stopped_share": shares})
     return out
 
 
@@ -250,6 +286,27 @@ def _fit(template: Detector, frame: pl.DataFrame, scenario: str, r: int) -> Dete
             f"rounds on {scenario!r}: fitting after round {r}: {exc}; use more customers or days"
         ) from None
     return fitted if fitted is not None else model
+
+
+def _operating_threshold(
+    model: Detector, frame: pl.DataFrame, detector: LiveDetector, budget: int, days: int
+) -> float:
+    """The score at which `model` alerts on `budget` entities a day (an entity-day scores its
+    highest row) over the last `days` days of its training `frame`."""
+    with threadpool_limits(limits=1):
+        score = np.asarray(model.score(frame), dtype=np.float64)
+    epoch = frame["timestamp"].dt.epoch("s").to_numpy()
+    day = (epoch - epoch.min()) // 86_400
+    last = day >= day.max() - days + 1
+    kind, idx = detector.entities(frame)
+    per = (
+        pl.DataFrame({"day": day[last], "kind": kind[last], "idx": idx[last], "s": score[last]})
+        .group_by("day", "kind", "idx")
+        .agg(pl.col("s").max())
+    )
+    top = np.sort(per["s"].to_numpy())[::-1]
+    k = min(budget * int(np.unique(day[last]).size), top.size)
+    return float(top[k - 1]) if k else float("inf")
 
 
 def _as_known(frame: pl.DataFrame, detector: LiveDetector) -> pl.DataFrame:
@@ -353,9 +410,7 @@ def plot_rounds(result: dict[str, Any]) -> bytes:
         ax_loss.plot(
             [x["round"] for x in arm["rounds"]], [x["fraud_loss"] for x in arm["rounds"]], **style
         )
-    cut = (
-        f"budget {result['budget']}/day" if result["budget"] else f"score >= {result['threshold']}"
-    )
+    cut = _cut_label(result)
     ax_recall.set(title=f"Detector recall ({cut})", xlabel="round", ylabel="recall", ylim=(0, 1))
     ax_loss.set(title="Fraud losses", xlabel="round (0: no detector)", ylabel="major units")
     for ax in (ax_recall, ax_loss):
@@ -369,6 +424,14 @@ def plot_rounds(result: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def _cut_label(result: dict[str, Any]) -> str:
+    if not result["budget"]:
+        return f"score >= {result['threshold']}"
+    if result.get("calibrated"):
+        return f"cut for {result['budget']} alerts/day at each fit"
+    return f"top {result['budget']}/day"
+
+
 def _cell(value: Any, digits: int = 3) -> str:
     if value is None:
         return "&mdash;"
@@ -377,10 +440,25 @@ def _cell(value: Any, digits: int = 3) -> str:
     return html.escape(str(value))
 
 
+def _mean(values: Any) -> float | None:
+    values = list(values)
+    return float(np.mean(values)) if values else None
+
+
 def rounds_html(result: dict[str, Any]) -> str:
     """An HTML fragment (a `<section>`): the embedded plot and one row per arm and round."""
     png = base64.b64encode(plot_rounds(result)).decode("ascii")
-    head = ["arm", "round", "recall", "PR-AUC", "fraud loss", "friction", "alerts", "false alerts"]
+    head = [
+        "arm",
+        "round",
+        "recall",
+        "PR-AUC",
+        "fraud loss",
+        "friction",
+        "alerts",
+        "false alerts",
+        "mean evasion",
+    ]
     body = []
     for arm in result["arms"]:
         for x in arm["rounds"]:
@@ -393,6 +471,7 @@ def rounds_html(result: dict[str, Any]) -> str:
                 x["friction"],
                 x["alerts"],
                 x["false_alert_share"],
+                _mean(x["evasion"].values()),
             ]
             body.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(
@@ -403,7 +482,9 @@ def rounds_html(result: dict[str, Any]) -> str:
             f"<p>Scenario <code>{html.escape(str(result['scenario']))}</code>, "
             f"{result['customers']:,} customers. Round 0 has no detector and trains it; a fixed "
             "detector keeps that model, a retrained one refits at each round on what the bank "
-            "has learnt (reports and confirmed alerts).</p>",
+            "has learnt (reports and confirmed alerts). Alerts: "
+            f"{html.escape(_cut_label(result))}. Adaptive fraudsters learn at each round's end "
+            "from the share of their episodes the detector stopped.</p>",
             f"<img alt='recall and losses per round' src='data:image/png;base64,{png}'>",
             "<table><thead><tr>"
             + "".join(f"<th>{h}</th>" for h in head)

@@ -67,15 +67,20 @@ class Typology(ABC):
     amounts, another merchant, slower pace). Adaptation happens only in adaptive scenarios.
 
     A detector in the bank (fraudsim.agents.detector) interrupts with a cause naming it; then
-    `on_detected` runs first. By default the typology's fraudsters learn from it: `evasion`
-    (0 = naive, towards 1 = blending in) rises, and typologies read it when they plan later
-    episodes (ordinary amounts, slower pace, the victim's own device). It stays 0 without a
-    detector, so worlds without one are unchanged.
+    `on_detected` runs first. Fraudsters learn from such losses *between campaigns*, not within
+    one (a ring reviews what went wrong and changes its playbook): at each campaign's end the
+    detector calls `learn(stopped_share)` with the share of the typology's episodes it stopped,
+    and `evasion` (0 = naive, towards 1 = blending in) moves towards 1 by `evasion_rate` times
+    that share. Typologies read it when they plan later episodes (ordinary amounts, slower
+    pace, the victim's own device). It stays 0 without a detector, so worlds without one are
+    unchanged.
     """
 
-    # Share of the remaining way learnt per detected episode: slow enough that fraudsters
-    # need a few weeks of blocks, as the rounds of fraudsim.evaluate.loop assume.
-    evasion_step: ClassVar[float] = 0.1
+    # Share of the remaining way learnt in one campaign in which the detector stopped every
+    # episode. Measured (fraudsim.evaluate.loop, README "Rounds"): the detector stops about a
+    # third of the episodes a week, so evasion reaches ~0.3 after one week of blocks and ~0.55
+    # after two, which a fixed detector's recall visibly feels.
+    evasion_rate: ClassVar[float] = 1.0
 
     name: ClassVar[str] = ""
     family: ClassVar[Family] = "card"
@@ -124,9 +129,16 @@ class Typology(ABC):
 
     def on_detected(self, ep: Episode, cause: str) -> None:
         """Called when adaptive and the bank's detector blocked the episode (before
-        `on_interrupt`): the fraudsters learn to look more ordinary next time."""
-        self.evasion += (1.0 - self.evasion) * self.evasion_step
+        `on_interrupt`); what the fraudsters learn from it waits for the campaign's end
+        (`learn`)."""
         ep.adaptations += 1
+
+    def learn(self, stopped_share: float) -> None:
+        """A campaign ended in which the detector stopped `stopped_share` of this typology's
+        episodes: when adaptive, move `evasion` that much (times `evasion_rate`) towards 1."""
+        if self.adaptive and self.is_fraud:
+            share = min(max(float(stopped_share), 0.0), 1.0)
+            self.evasion += (1.0 - self.evasion) * self.evasion_rate * share
 
     @property
     def learnt(self) -> float:

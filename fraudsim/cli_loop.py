@@ -35,6 +35,13 @@ def loop(
         float | None, typer.Option("--threshold", help="alert at this score (not a budget)")
     ] = None,
     batch: Annotated[str, typer.Option("--batch", help="score per day or hour")] = "day",
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--daily-top",
+            help="budget as a score cut set at each fit (default) or each day's top entities",
+        ),
+    ] = True,
 ) -> None:
     """Fixed vs retrained detector in the bank, adaptive vs non-adaptive fraudsters, per round."""
     from fraudsim.cli import console, fail, resolve_scenario
@@ -53,6 +60,7 @@ def loop(
                 budget=budget,
                 threshold=threshold,
                 batch=batch,
+                calibrate=calibrate,
             )
             write_rounds(result, out)
     except FraudsimError as exc:

@@ -9,6 +9,7 @@ index, so the number of workers never changes the data.
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 import time
@@ -38,6 +39,23 @@ def run_shard(
     on_day: DayCallback | None = None,
 ) -> dict[str, Any]:
     """Simulate one shard and write its files into `work`; returns the shard's record."""
+    try:
+        return _run_shard(config, profile, work, shard, fmt, on_day)
+    finally:
+        # A world is a web of cycles (Mesa model <-> agents, SimPy processes): without a
+        # collection here its arrays would still be alive while the next shard builds its own,
+        # and a worker's peak memory would grow with the shards it runs.
+        gc.collect()
+
+
+def _run_shard(
+    config: ScenarioConfig,
+    profile: Profile,
+    work: Path,
+    shard: int,
+    fmt: str,
+    on_day: DayCallback | None,
+) -> dict[str, Any]:
     from fraudsim.dataset import shard_summary, shard_tables
     from fraudsim.export import frames
     from fraudsim.export.writer import ShardWriter, clear_shard

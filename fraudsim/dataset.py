@@ -332,9 +332,6 @@ def run_to_directory(
                     r["events"] if name == "events" else r["rows"][name] for r in records
                 )
             counts["daily_stats"] = records[0]["rows"]["daily_stats"]
-            counts["merchants"] = records[0]["rows"]["merchants"] + sum(
-                r["rows"]["merchants"] - r["global_merchants"] for r in records[1:]
-            )
             dataset = Dataset(
                 config,
                 profile,

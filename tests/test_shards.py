@@ -91,6 +91,9 @@ def test_one_and_two_workers_write_identical_files(sharded_runs: dict[str, Path]
     assert one == two
     parts = [n for n in one if n.startswith("transactions.parquet/")]
     assert {p.split("/")[1][:10] for p in parts} == {"part-s0000", "part-s0001", "part-s0002"}
+    # Many shards: every table but daily_stats is a directory of one part per shard (moved
+    # into place, not rewritten).
+    assert "customers.parquet/part-s0002.parquet" in one and "daily_stats.parquet" in one
     assert verify_run(sharded_runs["two"]) == []
     assert not list(sharded_runs["two"].parent.glob(".*tmp*"))
 

@@ -431,25 +431,27 @@ class RunWriter:
             _merge([d / "transactions.csv" for d in shard_dirs], tmp / "transactions.csv", fmt)
         for name in ("events", *ENTITY_TABLES):
             target = tmp / f"{name}.{fmt}"
-            if name == "daily_stats" and len(records) > 1:
-                frames = [_read(d / f"{name}.{fmt}", fmt) for d in shard_dirs]
+            sources = [d / f"{name}.{fmt}" for d in shard_dirs]
+            if len(records) == 1:  # one shard: its files are the run's
+                os.replace(sources[0], target)
+                hashes[target.name] = records[0]["files"][str(sources[0].relative_to(work))]
+            elif name == "daily_stats":
+                frames = [_read(source, fmt) for source in sources]
                 _write_table(
                     merge_daily_stats(frames, [r["customers"] for r in records]), target, fmt
                 )
-            elif name == "merchants" and len(records) > 1:
-                # Every shard holds the shared merchants; each adds only those it opened.
-                first = [(shard_dirs[0] / f"{name}.{fmt}", None)]
-                rest = [
-                    (d / f"{name}.{fmt}", r["global_merchants"])
-                    for d, r in zip(shard_dirs[1:], records[1:], strict=True)
-                ]
-                _merge_slices(first + rest, target, fmt)
-            else:
-                _merge([d / f"{name}.{fmt}" for d in shard_dirs], target, fmt)
-                if len(records) == 1:
-                    hashes[target.name] = records[0]["files"][
-                        str((shard_dirs[0] / target.name).relative_to(work))
+            elif fmt == "parquet":
+                # Many shards: a table is a directory of one part per shard (read as one table,
+                # like the transactions), moved rather than rewritten.
+                target.mkdir()
+                for source, record in zip(sources, records, strict=True):
+                    part = target / f"part-s{record['shard']:04d}.parquet"
+                    os.replace(source, part)
+                    hashes[str(part.relative_to(tmp))] = record["files"][
+                        str(source.relative_to(work))
                     ]
+            else:
+                _merge(sources, target, fmt)
         return hashes
 
     def abort(self, keep_work: bool = False) -> None:
@@ -486,43 +488,14 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
 
 
 def _merge(sources: list[Path], target: Path, fmt: str) -> None:
-    """One file from the shards' files, in shard order: a single source is moved; Parquet
-    sources are copied a row group at a time (bounded memory); CSV bodies are concatenated."""
-    _merge_slices([(s, None) for s in sources], target, fmt)
-
-
-def _merge_slices(sources: list[tuple[Path, int | None]], target: Path, fmt: str) -> None:
-    """Like `_merge`; a source given with an offset contributes only its rows from there on."""
-    if len(sources) == 1 and sources[0][1] is None:
-        os.replace(sources[0][0], target)
-        return
-    if fmt == "csv":
-        with target.open("wb") as out:
-            for i, (path, skip) in enumerate(sources):
-                with path.open("rb") as handle:
-                    header = handle.readline()
-                    if i == 0:
-                        out.write(header)
-                    for _ in range(skip or 0):
-                        handle.readline()
-                    shutil.copyfileobj(handle, out, 1 << 20)
-        return
-    writer: pq.ParquetWriter | None = None
-    try:
-        for path, skip in sources:
-            source = pq.ParquetFile(path)
-            if writer is None:
-                writer = pq.ParquetWriter(target, source.schema_arrow, **_TABLE_OPTIONS)
-            for group in range(source.num_row_groups):
-                table = source.read_row_group(group)
-                if skip:
-                    drop = min(skip, table.num_rows)
-                    table, skip = table.slice(drop), skip - drop
-                if table.num_rows:
-                    writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
+    """One CSV file from the shards' files, in shard order (one header)."""
+    with target.open("wb") as out:
+        for i, path in enumerate(sources):
+            with path.open("rb") as handle:
+                header = handle.readline()
+                if i == 0:
+                    out.write(header)
+                shutil.copyfileobj(handle, out, 1 << 20)
 
 
 def merge_daily_stats(frames: list[pl.DataFrame], customers: list[int]) -> pl.DataFrame:

@@ -53,6 +53,7 @@ from fraudsim.agents.detector import LiveDetector, epoch_of
 from fraudsim.config import DetectorConfig, ScenarioConfig, load_scenario, validate_scenario
 from fraudsim.errors import ConfigError, OutputError
 from fraudsim.evaluate.detectors import Detector, load_detector
+from fraudsim.evaluate.jsonsafe import json_safe as _clean
 from fraudsim.evaluate.metrics import pr_auc
 from fraudsim.export.frames import transactions_frame
 
@@ -361,21 +362,6 @@ def _round_figures(
         "episodes_blocked_by_detector": sum(ep.detected_by == "detector" for ep in episodes),
         "evasion": evasion,
     }
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, NaN to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
 
 
 # --- output ----------------------------------------------------------------------------------

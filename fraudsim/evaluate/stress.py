@@ -34,7 +34,6 @@ embedded) are written to `out_dir`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -50,6 +49,7 @@ from fraudsim.errors import ConfigError, OutputError, format_validation_error
 from fraudsim.evaluate import heldout
 from fraudsim.evaluate.breakdown import breakdowns
 from fraudsim.evaluate.detectors import load_detector
+from fraudsim.evaluate.jsonsafe import json_safe as _clean
 from fraudsim.evaluate.metrics import (
     daily_alerts,
     per_typology_recall,
@@ -109,31 +109,6 @@ def load_suite(path: str | Path) -> Suite:
 
 def _size_overrides(customers: int | None, days: int | None) -> dict[str, Any]:
     return {"population.customers": customers, "days": days}
-
-
-def _finite(value: float | None) -> float | None:
-    """A float for JSON: NaN / infinite -> None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN -> None, numpy scalars -> Python, dates -> ISO strings."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return _finite(obj)
-    if obj is None or isinstance(obj, str):
-        return obj
-    return str(obj)
 
 
 def _recall_of(rows: list[dict[str, Any]]) -> float | None:

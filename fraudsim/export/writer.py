@@ -99,7 +99,8 @@ _TABLE_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
 
 def _write_table(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "parquet":
-        pq.write_table(frame.to_arrow(), path, **_TABLE_OPTIONS)
+        # polars writes columns in parallel (pyarrow's write_table took ~2x as long here).
+        frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
     else:
         _csv_frame(frame).write_csv(path)
 

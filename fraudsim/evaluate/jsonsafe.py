@@ -1,11 +1,16 @@
-"""JSON-safe copies of report data (NaN -> None, numpy scalars -> Python, dates -> strings)."""
+"""Report output helpers: JSON-safe copies (NaN -> None, numpy scalars -> Python, dates ->
+strings) and atomic text files."""
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fraudsim.errors import OutputError
 
 
 def finite(value: float | None) -> float | None:
@@ -31,3 +36,14 @@ def json_safe(obj: Any) -> Any:
     if obj is None or isinstance(obj, str):
         return obj
     return str(obj)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary beside it (no half-written report)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

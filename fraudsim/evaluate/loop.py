@@ -39,7 +39,6 @@ import copy
 import html
 import io
 import json
-import os
 import time
 from collections import deque
 from pathlib import Path
@@ -54,6 +53,7 @@ from fraudsim.config import DetectorConfig, ScenarioConfig, load_scenario, valid
 from fraudsim.errors import ConfigError, OutputError
 from fraudsim.evaluate.detectors import Detector, load_detector
 from fraudsim.evaluate.jsonsafe import json_safe as _clean
+from fraudsim.evaluate.jsonsafe import write_text_atomic as _atomic_write
 from fraudsim.evaluate.metrics import pr_auc
 from fraudsim.export.frames import transactions_frame
 
@@ -500,13 +500,3 @@ def write_rounds(result: dict[str, Any], out_dir: str | Path) -> Path:
     _atomic_write(out / "rounds.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
     _atomic_write(out / "rounds.html", page)
     return out
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

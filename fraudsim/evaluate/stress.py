@@ -50,6 +50,7 @@ from fraudsim.evaluate import heldout
 from fraudsim.evaluate.breakdown import breakdowns
 from fraudsim.evaluate.detectors import load_detector
 from fraudsim.evaluate.jsonsafe import json_safe as _clean
+from fraudsim.evaluate.jsonsafe import write_text_atomic as _atomic_write
 from fraudsim.evaluate.metrics import (
     daily_alerts,
     per_typology_recall,
@@ -397,16 +398,6 @@ def _summary(entries: list[dict]) -> dict:
 
 
 # --- output ----------------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write_reports(out_dir: Path, report: dict) -> None:

@@ -37,9 +37,7 @@ def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> s
     return "\n".join(parts)
 
 
-def dataset_card(
-    dataset: Dataset, totals: dict[str, float], fmt: str, stats: FidelityStats
-) -> str:
+def dataset_card(dataset: Dataset, totals: dict[str, float], fmt: str, stats: FidelityStats) -> str:
     """The card, from the totals and fidelity aggregates gathered while writing."""
     cfg = dataset.config
     n_rows, fraud = int(totals["rows"]), int(totals["fraud_rows"])

@@ -142,10 +142,7 @@ class Dataset:
             shard.add_frame(self.tables["transactions"], self.tables["events"])
             record = shard.finish(
                 self.tables,
-                {
-                    "customers": self.config.population.customers,
-                    "global_merchants": self.tables["merchants"].height,
-                },
+                {"customers": self.config.population.customers},
                 {
                     "transactions": self.tables["transactions"].head(0),
                     "events": self.tables["events"].head(0),
@@ -155,12 +152,16 @@ class Dataset:
 
 
 def shard_tables(world: World) -> dict[str, pl.DataFrame]:
-    """The entity tables of a finished world (one shard), except events and transactions."""
+    """The entity tables of a finished world (one shard), except events and transactions.
+    The shared merchants are shard 0's; a later shard lists only the merchants it opened."""
+    merchants = frames.merchants_frame(world)
+    if world.shard > 0:
+        merchants = merchants.slice(world.population.n_global_merchants)
     return {
         "customers": frames.customers_frame(world),
         "accounts": frames.accounts_frame(world),
         "cards": frames.cards_frame(world),
-        "merchants": frames.merchants_frame(world),
+        "merchants": merchants,
         "episodes": frames.episodes_frame(world),
         "daily_stats": frames.daily_stats_frame(world),
     }
@@ -171,7 +172,6 @@ def shard_summary(world: World) -> dict[str, Any]:
     cards = world.population.cards["kind"]
     return {
         "customers": world.plan.size(world.shard),
-        "global_merchants": world.population.n_global_merchants,
         "cards": len(cards),
         "debit_cards": int((cards == 0).sum()),
         "fraud": world.fraud.summary(),
@@ -266,11 +266,6 @@ def simulate(
         tables = {}
         for name in TABLES:
             pieces = [p[0][name] for p in parts]
-            if name == "merchants":
-                pieces = [pieces[0]] + [
-                    piece.slice(s["global_merchants"])
-                    for piece, s in zip(pieces[1:], summaries[1:], strict=True)
-                ]
             if name == "daily_stats":
                 tables[name] = merge_daily_stats(pieces, [s["customers"] for s in summaries])
             else:

@@ -87,10 +87,7 @@ def _run_shard(
         # Peak resident memory of the process that ran this shard so far (benchmarks report
         # it per worker).
         summary["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        tables = shard_tables(world)
-        if shard > 0:  # the shared merchants are written once, by shard 0
-            tables["merchants"] = tables["merchants"].slice(world.population.n_global_merchants)
-        return writer.finish(tables, summary, empty)
+        return writer.finish(shard_tables(world), summary, empty)
     except BaseException:
         writer.abort()
         raise

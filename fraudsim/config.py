@@ -52,8 +52,9 @@ class PopulationConfig(_Strict):
         default=100_000,
         ge=100,
         le=MAX_CUSTOMERS,
-        description="customers per shard: shards are simulated independently (in parallel with "
-        "--workers) and memory depends on this, not on the population; the data depend on it",
+        description="most customers per shard: the population is split into equal shards of at "
+        "most this size, simulated independently (in parallel with --workers); memory depends "
+        "on this, not on the population; the data depend on it",
     )
 
 

@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 import simpy
 
-from fraudsim.agents import Bank, Merchant
+from fraudsim.agents import Bank, MerchantAgents
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.config import ScenarioConfig
 from fraudsim.events import LegitEvents
@@ -54,9 +54,7 @@ class World(mesa.Model):
             total_customers=config.population.customers,
         )
         self.bank = Bank(self)
-        self.merchant_agents = [
-            Merchant(self, i) for i in range(len(self.population.merchants["category"]))
-        ]
+        self.merchant_agents = MerchantAgents(self, len(self.population.merchants["category"]))
         self.ledger = Ledger()
         self.traffic = LegitTraffic(
             self.population, self.profile, streams, self.calendar, shard=shard
@@ -141,7 +139,8 @@ class World(mesa.Model):
             self.merchant_agents[m].review_day(int(attempts[m]), int(declines[m]))
 
     def add_merchant_agent(self, merchant: int) -> None:
-        self.merchant_agents.append(Merchant(self, merchant))
+        if self.merchant_agents.add() != merchant:
+            raise RuntimeError(f"merchant {merchant} added out of order")
 
     def _record_watched(self, rows: Batch) -> None:
         """Cards paying at merchants a typology watches (compromised terminals, breaches)."""

@@ -43,7 +43,10 @@ def _data_files(run: Path) -> dict[str, str]:
 def test_plan_splits_customers_and_exact_counts() -> None:
     plan = ShardPlan(customers=1050, shard_size=400)
     assert plan.count == 3
-    assert [plan.size(k) for k in range(3)] == [400, 400, 250]
+    assert [plan.size(k) for k in range(3)] == [350, 350, 350]  # equal, none above 400
+    uneven = ShardPlan(customers=1001, shard_size=400)
+    assert [uneven.size(k) for k in range(uneven.count)] == [334, 334, 333]
+    assert ShardPlan(customers=800, shard_size=400).count == 2
     assert sum(plan.fraction(k) for k in range(3)) == pytest.approx(1.0)
     split = plan.allocate(SeedStreams(5, shard=2), "card_testing.v1", 0, 17)
     assert split.sum() == 17 and len(split) == 3
@@ -67,7 +70,7 @@ def test_shards_share_merchants_but_not_customers(small_config: ScenarioConfig) 
         assert np.array_equal(other["id"], merchants[0]["id"])
         assert np.array_equal(other["category"], merchants[0]["category"])
     customers = [w.population.customers["id"] for w in worlds]
-    assert [len(c) for c in customers] == [200, 200, 100]
+    assert [len(c) for c in customers] == [167, 167, 166]
     assert len(np.unique(np.concatenate(customers))) == 500
     assert not np.array_equal(
         worlds[0].population.customers["age"][:100], worlds[1].population.customers["age"][:100]

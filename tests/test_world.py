@@ -91,3 +91,20 @@ def test_daily_stats_sum_equals_transactions(dataset: Dataset, tiny_config: Scen
     assert int(stats["transactions"].sum()) == dataset.transactions.height
     assert int(stats["declined"].sum()) == int(dataset.transactions["is_declined"].sum())
     assert dataset.row_counts()["transactions"] == dataset.transactions.height
+
+
+def test_merchants_become_agents_only_when_they_decide(small_config: ScenarioConfig) -> None:
+    world = World(small_config)
+    merchants = world.merchant_agents
+    assert len(merchants) == len(world.population.merchants["id"])
+    assert not merchants.active  # none built up front
+    rows = {
+        "merchant": np.array([3] * 30 + [5] * 30, dtype=np.int64),
+        "is_declined": np.array([True] * 20 + [False] * 10 + [False] * 30),
+    }
+    world._review_merchants(rows)  # type: ignore[arg-type]
+    assert sorted(merchants.active) == [3]  # a burst of declines at 3; 5 had none
+    assert merchants.requires_step_up(3) and not merchants.requires_step_up(5)
+    assert merchants[3] in world.agents
+    with pytest.raises(IndexError):
+        merchants[len(merchants)]

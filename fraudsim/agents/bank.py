@@ -186,10 +186,13 @@ class Bank(mesa.Agent):
             passed = has_otp or self.model.fraud.rng.random() < FRAUD_STEP_UP_PASS
             if not passed:
                 return Outcome(False, "step_up_failed", t, amount)
-        elif channel == "cnp" and merchant >= 0:
-            merchant_agent = self.model.merchant_agents[merchant]
-            if merchant_agent.requires_step_up and not has_otp:
-                return Outcome(False, "step_up_failed", t, amount)
+        elif (
+            channel == "cnp"
+            and merchant >= 0
+            and not has_otp
+            and self.model.merchant_agents.requires_step_up(merchant)
+        ):
+            return Outcome(False, "step_up_failed", t, amount)
         return Outcome(True, "none", t, amount)
 
     def authorize_transfer(

@@ -29,3 +29,38 @@ class Merchant(mesa.Agent):
         self.days_reviewed += 1
         if attempts >= 20 and declines / attempts >= self.step_up_threshold:
             self.requires_step_up = True
+
+
+class MerchantAgents:
+    """Every merchant of a world, made a Mesa agent only when it first has a decision to take.
+
+    A shard sees every merchant of the whole population (126,000 for 3.1 M customers), but only
+    merchants under attack ever decide anything; building them all up front took 0.7 s a shard.
+    A merchant that is not an agent yet has never seen a burst of declines, so it does not
+    require step-up.
+    """
+
+    def __init__(self, model: World, count: int) -> None:
+        self.model = model
+        self.count = count
+        self.active: dict[int, Merchant] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, merchant: int) -> Merchant:
+        if not 0 <= merchant < self.count:
+            raise IndexError(f"merchant {merchant} out of range 0..{self.count - 1}")
+        agent = self.active.get(merchant)
+        if agent is None:
+            agent = self.active[merchant] = Merchant(self.model, merchant)
+        return agent
+
+    def requires_step_up(self, merchant: int) -> bool:
+        agent = self.active.get(merchant)
+        return agent is not None and agent.requires_step_up
+
+    def add(self) -> int:
+        """One more merchant (a storefront opened during the run); returns its index."""
+        self.count += 1
+        return self.count - 1

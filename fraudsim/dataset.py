@@ -154,14 +154,12 @@ class Dataset:
 def shard_tables(world: World) -> dict[str, pl.DataFrame]:
     """The entity tables of a finished world (one shard), except events and transactions.
     The shared merchants are shard 0's; a later shard lists only the merchants it opened."""
-    merchants = frames.merchants_frame(world)
-    if world.shard > 0:
-        merchants = merchants.slice(world.population.n_global_merchants)
+    first = world.population.n_global_merchants if world.shard > 0 else 0
     return {
         "customers": frames.customers_frame(world),
         "accounts": frames.accounts_frame(world),
         "cards": frames.cards_frame(world),
-        "merchants": merchants,
+        "merchants": frames.merchants_frame(world, first),
         "episodes": frames.episodes_frame(world),
         "daily_stats": frames.daily_stats_frame(world),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import resource
 import time
 import uuid
@@ -37,10 +38,12 @@ def run_shard(
     shard: int,
     fmt: str,
     on_day: DayCallback | None = None,
+    writer_thread: bool = True,
 ) -> dict[str, Any]:
-    """Simulate one shard and write its files into `work`; returns the shard's record."""
+    """Simulate one shard and write its files into `work`; returns the shard's record.
+    `writer_thread`: write on a background thread (worth it only with a spare core)."""
     try:
-        return _run_shard(config, profile, work, shard, fmt, on_day)
+        return _run_shard(config, profile, work, shard, fmt, on_day, writer_thread)
     finally:
         # A world is a web of cycles (Mesa model <-> agents, SimPy processes): without a
         # collection here its arrays would still be alive while the next shard builds its own,
@@ -55,6 +58,7 @@ def _run_shard(
     shard: int,
     fmt: str,
     on_day: DayCallback | None,
+    writer_thread: bool,
 ) -> dict[str, Any]:
     from fraudsim.dataset import shard_summary, shard_tables
     from fraudsim.export import frames
@@ -63,7 +67,7 @@ def _run_shard(
 
     clear_shard(work, shard, fmt)  # whatever an earlier attempt left of this shard
     started = time.perf_counter()
-    writer = ShardWriter(work, shard, fmt, config.start_date)
+    writer = ShardWriter(work, shard, fmt, config.start_date, threaded=writer_thread)
     try:
         world = World(config, profile, shard)
         built = time.perf_counter()
@@ -138,7 +142,13 @@ def run_shards(
 
 
 def _dask_shard(
-    config: ScenarioConfig, profile: Profile, work: str, shard: int, fmt: str, queue: str
+    config: ScenarioConfig,
+    profile: Profile,
+    work: str,
+    shard: int,
+    fmt: str,
+    queue: str,
+    writer_thread: bool,
 ) -> dict[str, Any]:
     """A shard as a Dask task; progress goes back through a distributed queue."""
     from distributed import Queue
@@ -148,7 +158,7 @@ def _dask_shard(
     def on_day(shard: int, day: int, rows: int) -> None:
         progress.put((shard, day, rows))
 
-    return run_shard(config, profile, Path(work), shard, fmt, on_day)
+    return run_shard(config, profile, Path(work), shard, fmt, on_day, writer_thread)
 
 
 # Modules a worker process needs, imported once by the fork server rather than by every
@@ -232,6 +242,9 @@ def _run_on_dask(
                 shard,
                 writer.fmt,
                 queue.name,
+                # A local cluster with a worker on every core has no core to spare for a
+                # writer thread; a remote cluster's machines are its own business.
+                scheduler is not None or workers < (os.cpu_count() or 1),
                 key=f"fraudsim-shard-{shard:04d}-{token}",
                 pure=False,
             ): shard

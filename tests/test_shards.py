@@ -101,6 +101,24 @@ def test_one_and_two_workers_write_identical_files(sharded_runs: dict[str, Path]
     assert not list(sharded_runs["two"].parent.glob(".*tmp*"))
 
 
+def test_writer_thread_or_not_writes_the_same_files(
+    tmp_path: Path, small_config: ScenarioConfig
+) -> None:
+    """Workers on every core write in the simulating thread; the files do not change."""
+    from fraudsim.calibration import load_profile
+    from fraudsim.engine import run_shard
+
+    config = _sharded(small_config, days=3)
+    profile = load_profile(config.profile)
+    records = []
+    for threaded in (True, False):
+        work = tmp_path / f"threaded-{threaded}"
+        work.mkdir()
+        records.append(run_shard(config, profile, work, 1, "parquet", writer_thread=threaded))
+    assert records[0]["files"] == records[1]["files"]
+    assert records[0]["transactions"] > 0
+
+
 def test_sharded_run_reads_as_one_table_with_unique_ids(sharded_runs: dict[str, Path]) -> None:
     run = sharded_runs["one"]
     tx = pl.read_parquet(run / "transactions.parquet")  # a directory of parts reads as one table

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from fraudsim.calibration import Profile
+from fraudsim.export.schema import CHANNELS, TX_TYPES
 
 DAYS_PER_MONTH = 30.44
 
@@ -56,6 +57,10 @@ def _shape(
     )
 
 
+_PURCHASE = TX_TYPES.index("purchase")
+_ATM = TX_TYPES.index("atm_withdrawal")
+_CNP = CHANNELS.index("cnp")
+
 # Log-spaced amount bins for medians: 0.01 to 10^6 major units, ~0.5% wide.
 _EDGES = np.logspace(-2, 6, 4001)
 
@@ -97,19 +102,66 @@ class FidelityStats:
             )
             .collect()
         )
-        atm = rows["atm"].to_numpy()
-        amount = rows["amount"].to_numpy()
-        cnp = rows["cnp"].to_numpy() & ~atm
+        if dates is None:
+            dates = lazy.select(stamp.dt.date().unique()).collect().to_series().to_list()
+        self._add(
+            rows["atm"].to_numpy(),
+            rows["cnp"].to_numpy(),
+            rows["amount"].to_numpy(),
+            rows["hour"].to_numpy(),
+            rows["weekday"].to_numpy() - 1,
+            dates,
+        )
+
+    def add_arrays(
+        self,
+        is_fraud: np.ndarray,
+        tx_type: np.ndarray,
+        channel: np.ndarray,
+        amount: np.ndarray,
+        local_seconds: np.ndarray,
+        dates: list[object] | None = None,
+    ) -> None:
+        """Add exported transactions given as arrays: schema codes of `tx_type` and `channel`,
+        and wall-clock seconds since 1970 in the run's time zone. Same aggregates as `add`,
+        without building or reading a table (the exporter calls this for every day)."""
+        if dates is None:
+            dates = [
+                dt.date(1970, 1, 1) + dt.timedelta(days=int(d))
+                for d in np.unique(local_seconds // 86_400).tolist()
+            ]
+        kind = tx_type.astype(np.int64, copy=False)
+        keep = ~is_fraud & ((kind == _PURCHASE) | (kind == _ATM))
+        atm = kind[keep] == _ATM
+        local = local_seconds[keep]
+        days = local // 86_400
+        self._add(
+            atm,
+            channel[keep] == _CNP,
+            amount[keep],
+            (local - days * 86_400) // 3600,
+            (days + 3) % 7,  # 1970-01-01 was a Thursday
+            dates,
+        )
+
+    def _add(
+        self,
+        atm: np.ndarray,
+        cnp: np.ndarray,
+        amount: np.ndarray,
+        hour: np.ndarray,
+        weekday: np.ndarray,
+        dates: list[object],
+    ) -> None:
+        cnp = cnp & ~atm
         purchase = ~atm
         self.purchases += int(purchase.sum())
         self.cnp += int(cnp.sum())
         for label, mask in (("pos", purchase & ~cnp), ("cnp", cnp)):
             bins = np.searchsorted(_EDGES, amount[mask])
             self.amounts[label] += np.bincount(bins, minlength=len(_EDGES) + 1)
-        self.hours += np.bincount(rows["hour"].to_numpy()[purchase], minlength=24)[:24]
-        self.weekdays += np.bincount(rows["weekday"].to_numpy()[purchase] - 1, minlength=7)[:7]
-        if dates is None:
-            dates = lazy.select(stamp.dt.date().unique()).collect().to_series().to_list()
+        self.hours += np.bincount(hour[purchase], minlength=24)[:24]
+        self.weekdays += np.bincount(weekday[purchase], minlength=7)[:7]
         self.dates.update(dates)
         self.atm += int(atm.sum())
         self.atm_amount += float(amount[atm].sum())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from fraudsim.export import schema
+from fraudsim.export.strings import string_series
 from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, make_batch
 
@@ -34,22 +36,40 @@ def wall_clock_epoch(t: np.ndarray, start: dt.date, tz: str) -> np.ndarray:
     t = np.asarray(t, dtype=np.int64)
     if tz == "UTC" or len(t) == 0:
         return np.where(t >= 0, t + start_epoch(start, tz), -1)
-    zone = zoneinfo.ZoneInfo(tz)
-    day = np.where(t >= 0, t // 86_400, 0)
-    second = np.where(t >= 0, t - day * 86_400, 0)
-    days = np.unique(day)
-    # Offset in force at each local hour of each day (seconds east of UTC).
-    offsets = np.empty((len(days), 24), np.int64)
-    naive_midnight = np.empty(len(days), np.int64)
-    for i, d in enumerate(days.tolist()):
-        date = start + dt.timedelta(days=d)
-        naive_midnight[i] = (date - dt.date(1970, 1, 1)).days * 86_400
-        for hour in range(24):
-            local = dt.datetime.combine(date, dt.time(hour), zone)
-            offsets[i, hour] = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
-    pos = np.searchsorted(days, day)
+    valid = t >= 0
+    if not valid.any():
+        return np.full(len(t), -1, np.int64)
+    day = np.where(valid, t // 86_400, 0)
+    second = np.where(valid, t - day * 86_400, 0)
+    first, last = int(day[valid].min()), int(day.max())
+    # Offset in force at each local hour of each day of the span (seconds east of UTC); rows
+    # are usually one day, so a span beats finding the distinct days.
+    offsets = np.empty((last - first + 1, 24), np.int64)
+    naive_midnight = np.empty(last - first + 1, np.int64)
+    for i, d in enumerate(range(first, last + 1)):
+        naive_midnight[i], offsets[i] = _day_offsets(start + dt.timedelta(days=d), tz)
+    pos = np.maximum(day - first, 0)
     epoch = naive_midnight[pos] + second - offsets[pos, np.minimum(second // 3600, 23)]
-    return np.where(t >= 0, epoch, -1)
+    return np.where(valid, epoch, -1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_offsets(date: dt.date, tz: str) -> tuple[int, tuple[int, ...]]:
+    """Unix seconds of a date's naive midnight, and the UTC offset in force at each of its
+    local hours (seconds east of UTC)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    offsets = tuple(
+        int(dt.datetime.combine(date, dt.time(hour), zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+        for hour in range(24)
+    )
+    return (date - dt.date(1970, 1, 1)).days * 86_400, offsets
+
+
+@functools.lru_cache(maxsize=65536)
+def _hour_offset(hour: int, tz: str) -> int:
+    """UTC offset (seconds east) in force during a UTC hour (hours since 1970)."""
+    local = dt.datetime.fromtimestamp(hour * 3600, zoneinfo.ZoneInfo(tz))
+    return int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
 
 
 def start_epoch(date: dt.date, tz: str) -> int:
@@ -167,106 +187,180 @@ def time_order(epoch: np.ndarray) -> np.ndarray:
 def frame_from_rows(rows: Batch, ctx: FrameContext) -> pl.DataFrame:
     """Schema-typed transactions table from settled internal rows and a FrameContext, in time
     order (rows arrive in posting order; ties keep it)."""
+    return pl.from_arrow(arrow_from_rows(rows, ctx).table)  # type: ignore[return-value]
+
+
+@dataclass
+class ArrowDay:
+    """One day's transactions as an Arrow table, with the columns the exporter's running
+    aggregates need as numpy arrays (so nothing is read back out of the table)."""
+
+    table: pa.Table
+    local_seconds: np.ndarray  # wall-clock seconds since 1970 in the run's time zone
+    is_fraud: np.ndarray
+    tx_type: np.ndarray
+    channel: np.ndarray
+    amount: np.ndarray
+
+
+def arrow_from_rows(rows: Batch, ctx: FrameContext) -> ArrowDay:
+    """The transactions table built straight from numpy as Arrow arrays.
+
+    Integer, float and boolean columns are handed over as they are, codes become dictionary
+    arrays over the schema's categories and nullable columns get a validity mask: several times
+    cheaper than building the same table with polars expressions, and this runs on the
+    exporter's thread for every day of every shard.
+    """
     tz, start = ctx.tz, ctx.start
     epoch = wall_clock_epoch(rows["t"], start, tz)
     order = time_order(epoch)
     rows = {name: column[order] for name, column in rows.items()}
     epoch = epoch[order]
+    n = len(epoch)
     # Ids are given here, after honest and typology rows are merged and put in time order:
     # they encode only the day and the row's rank in it (which the timestamp shows anyway),
     # so even someone holding the seed cannot tell which stream produced a row.
-    day = int(rows["t"].min() // 86_400) if len(epoch) else 0
-    txid = transaction_ids(ctx.id_key, 0, ctx.shard, day, len(epoch))
+    day = int(rows["t"].min() // 86_400) if n else 0
+    txid = transaction_ids(ctx.id_key, 0, ctx.shard, day, n)
     merchant = rows["merchant"]
-    raw = pl.DataFrame(
-        {
-            "transaction_id": txid,
-            "t": epoch,
-            "reported_t": wall_clock_epoch(rows["reported_at"], start, tz),
-            "customer_id": ctx.customer_ids[rows["customer"]],
-            "account_id": ctx.account_ids[rows["account"]],
-            **{
-                f"{name}_raw": public[np.maximum(rows[key], 0)]
-                for name, key, public in (
-                    ("card_id", "card", ctx.card_ids),
-                    ("merchant_id", "merchant", ctx.merchant_ids),
-                    ("terminal_id", "terminal", ctx.terminal_ids),
-                    ("device_id", "device", ctx.device_ids),
-                    ("counterparty_account_id", "counterparty", ctx.account_ids),
-                )
-            },
-            **{
-                key: rows[key]
-                for key in ("card", "merchant", "terminal", "device", "counterparty", "episode")
-            },
-            "mcc_raw": ctx.category_mcc[ctx.merchant_category[np.maximum(merchant, 0)]],
-            "amount": rows["amount"] / ctx.minor,
-            "channel": _enum(rows["channel"], schema.CHANNELS),
-            "tx_type": _enum(rows["tx_type"], schema.TX_TYPES),
-            "direction": _enum(rows["direction"], schema.DIRECTIONS),
-            "is_fraud": rows["is_fraud"],
-            "fraud_type": _names(rows["fraud_type"], ctx.fraud_type_names),
-            "account_role": _enum(rows["role"], schema.ROLES),
-            "pattern": _names(rows["pattern"], ctx.pattern_names),
-            "is_declined": rows["is_declined"],
-            "decline_reason": _enum(rows["decline_reason"], schema.DECLINE_REASONS),
-        }
-    )
-    exprs = {
-        "transaction_id": pl.col("transaction_id"),
-        "timestamp": _local_time(pl.col("t"), tz),
-        "customer_id": pl.col("customer_id"),
-        "account_id": pl.col("account_id"),
-        "card_id": _nullable("card_id_raw", "card"),
-        "merchant_id": _nullable("merchant_id_raw", "merchant"),
-        "terminal_id": _nullable("terminal_id_raw", "terminal"),
-        "device_id": _nullable("device_id_raw", "device"),
-        "counterparty_account_id": _nullable("counterparty_account_id_raw", "counterparty"),
-        "amount": pl.col("amount"),
-        "currency": pl.lit(ctx.currency, dtype=pl.String),
-        "channel": pl.col("channel"),
-        "mcc": _nullable("mcc_raw", "merchant").cast(pl.Int16),
-        "tx_type": pl.col("tx_type"),
-        "direction": pl.col("direction"),
-        "is_fraud": pl.col("is_fraud"),
-        "fraud_type": pl.col("fraud_type"),
-        "episode_id": _nullable("episode", "episode"),
-        "account_role": pl.col("account_role"),
-        "pattern": pl.col("pattern"),
-        "is_declined": pl.col("is_declined"),
-        "decline_reason": pl.col("decline_reason"),
-        "reported_at": _local_time(_nullable("reported_t", "reported_t"), tz),
+    has_merchant = merchant >= 0
+    reported = rows["reported_at"]
+    known = reported >= 0  # few rows are ever reported: convert only those
+    reported = reported.astype(np.int64, copy=True)
+    reported[known] = wall_clock_epoch(reported[known], start, tz)
+    amount = rows["amount"] / ctx.minor
+    time_type = pa.timestamp("us", tz=tz)
+
+    def ids(key: str, public: np.ndarray) -> pa.Array:
+        index = rows[key]
+        return pa.array(public[np.maximum(index, 0)], mask=index < 0)
+
+    def enum(codes: np.ndarray, categories: tuple[str, ...]) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(
+            pa.array(codes.astype(np.uint8, copy=False)),
+            _categories(categories),
+            ordered=True,
+        )
+
+    columns = {
+        "transaction_id": pa.array(txid),
+        "timestamp": pa.array(epoch * 1_000_000).view(time_type),
+        "customer_id": pa.array(ctx.customer_ids[rows["customer"]]),
+        "account_id": pa.array(ctx.account_ids[rows["account"]]),
+        "card_id": ids("card", ctx.card_ids),
+        "merchant_id": ids("merchant", ctx.merchant_ids),
+        "terminal_id": ids("terminal", ctx.terminal_ids),
+        "device_id": ids("device", ctx.device_ids),
+        "counterparty_account_id": ids("counterparty", ctx.account_ids),
+        "amount": pa.array(amount),
+        "currency": _repeated(ctx.currency, n),
+        "channel": enum(rows["channel"], schema.CHANNELS),
+        "mcc": pa.array(
+            ctx.category_mcc[ctx.merchant_category[np.maximum(merchant, 0)]].astype(np.int16),
+            mask=~has_merchant,
+        ),
+        "tx_type": enum(rows["tx_type"], schema.TX_TYPES),
+        "direction": enum(rows["direction"], schema.DIRECTIONS),
+        "is_fraud": pa.array(rows["is_fraud"]),
+        "fraud_type": _named(rows["fraud_type"], ctx.fraud_type_names),
+        "episode_id": pa.array(
+            rows["episode"].astype(np.int64, copy=False), mask=rows["episode"] < 0
+        ),
+        "account_role": enum(rows["role"], schema.ROLES),
+        "pattern": _named(rows["pattern"], ctx.pattern_names),
+        "is_declined": pa.array(rows["is_declined"]),
+        "decline_reason": enum(rows["decline_reason"], schema.DECLINE_REASONS),
+        "reported_at": pa.array(reported * 1_000_000, mask=reported < 0).view(time_type),
     }
-    names = [c.name for c in schema.transaction_columns(tz)]
-    return raw.select([exprs[name].alias(name) for name in names])
+    table = pa.Table.from_arrays(list(columns.values()), schema=transactions_schema(tz))
+    return ArrowDay(
+        table,
+        local_wall_clock(epoch, tz),
+        rows["is_fraud"],
+        rows["tx_type"],
+        rows["channel"],
+        amount,
+    )
+
+
+@functools.cache
+def transactions_schema(tz: str) -> pa.Schema:
+    """The Arrow schema polars gives the transactions table (its Enum columns included)."""
+    empty = pl.DataFrame(schema={c.name: c.dtype for c in schema.transaction_columns(tz)})
+    return empty.to_arrow().schema
+
+
+@functools.cache
+def _categories(categories: tuple[str, ...]) -> pa.Array:
+    return pa.array(categories, type=pa.large_string())
+
+
+def _repeated(text: str, n: int) -> pa.Array:
+    """A large-string column holding one value n times, built from buffers."""
+    data = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.Array.from_buffers(
+        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+    )
+
+
+def _named(codes: np.ndarray, names: list[str]) -> pa.Array:
+    """Codes into a large-string column of names; -1 (or no names at all) is null."""
+    if not names:
+        return pa.nulls(len(codes), pa.large_string())
+    indices = pa.array(codes.astype(np.int32, copy=False), mask=codes < 0)
+    return pa.array(names, type=pa.large_string()).take(indices)
+
+
+def local_wall_clock(epoch: np.ndarray, tz: str) -> np.ndarray:
+    """Unix seconds as wall-clock seconds since 1970 in `tz` (what the timestamp shows).
+
+    Offsets change only on whole UTC hours (every zone's transitions since 1970 do), so one
+    offset per UTC hour of the rows' span is exact.
+    """
+    epoch = np.asarray(epoch, dtype=np.int64)
+    if tz == "UTC" or len(epoch) == 0:
+        return epoch.copy()
+    hour = epoch // 3600
+    first = int(hour.min())
+    offsets = np.array(
+        [_hour_offset(h, tz) for h in range(first, int(hour.max()) + 1)], dtype=np.int64
+    )
+    return epoch + offsets[hour - first]
 
 
 def identity_strings(world: World) -> dict[str, pl.Series]:
-    """Fake identity strings of every customer and card as polars series.
+    """Fake identity strings of every customer, card and account as polars series.
 
-    Turning numpy strings into polars strings is slow, so the initial population's are
-    converted once (the exporter does it on its thread while the days run) and cached; those
-    of customers and cards added during the run are appended.
+    The initial population's are converted once (the exporter does it on its thread while the
+    days run) and cached; those of customers, cards and accounts added during the run are
+    appended.
     """
     pop = world.population
     cache = pop.export_cache
     if "identities" not in cache:
-        base = {**pop.customer_identities, **{f"card_{k}": v for k, v in pop.card_details.items()}}
-        cache["identities"] = {k: pl.Series(k, v, dtype=pl.String) for k, v in base.items()}
+        base = {
+            **pop.customer_identities,
+            **{f"card_{k}": v for k, v in pop.card_details.items()},
+            "iban": pop.ibans,
+        }
+        cache["identities"] = {k: string_series(v, k) for k, v in base.items()}
     series = dict(cache["identities"])
-    extra = pop.all_identities()
-    n = len(series["first_name"])
-    for key in pop.customer_identities:
-        if len(extra[key]) > n:
-            series[key] = pl.concat([series[key], pl.Series(key, extra[key][n:], pl.String)])
-    cards = pop.all_card_details()
-    m = len(series["card_pan"])
-    for key in ("pan", "expiry"):
-        if len(cards[key]) > m:
-            series[f"card_{key}"] = pl.concat(
-                [series[f"card_{key}"], pl.Series(key, cards[key][m:], pl.String)]
-            )
+    current = {
+        **pop.all_identities(),
+        **{f"card_{k}": v for k, v in pop.all_card_details().items()},
+        "iban": pop.all_ibans(),
+    }
+    for key, values in current.items():
+        n = len(series[key])
+        if len(values) > n:
+            series[key] = pl.concat([series[key], string_series(values[n:], key)])
     return series
+
+
+def _gather_strings(names: list[str] | tuple[str, ...], codes: np.ndarray) -> pl.Series:
+    """Codes into a String series of `names` (a gather, not a string per row)."""
+    return pl.Series(list(names), dtype=pl.String).gather(codes.astype(np.int64, copy=False))
 
 
 def customers_frame(world: World) -> pl.DataFrame:
@@ -285,8 +379,8 @@ def customers_frame(world: World) -> pl.DataFrame:
             "home_lat": c["home_lat"],
             "home_lon": c["home_lon"],
             "age": pl.Series(c["age"], dtype=pl.Int16),
-            "age_band": pl.Series(np.asarray(bands)[c["age_band"]], dtype=pl.String),
-            "sex": pl.Series(c["sex"], dtype=pl.String),
+            "age_band": _gather_strings(bands, c["age_band"]),
+            "sex": string_series(np.asarray(c["sex"], dtype=str)),
             "annual_income": np.round(c["income"], 2),
             "income_band": _enum(c["income_band"], schema.INCOME_BANDS),
             "segment": _enum(c["segment"], schema.SEGMENTS),
@@ -303,7 +397,7 @@ def accounts_frame(world: World) -> pl.DataFrame:
             "account_id": pl.Series(a["id"], dtype=pl.Int64),
             "customer_id": pl.Series(ids[a["customer_idx"]], dtype=pl.Int64),
             "kind": _enum(a["kind"], schema.ACCOUNT_KINDS),
-            "iban": pl.Series(world.population.all_ibans(), dtype=pl.String),
+            "iban": identity_strings(world)["iban"].alias("iban"),
             "opening_balance": a["opening_balance"] / minor,
             "closing_balance": world.bank.balances / minor,
             "limit": a["floor"] / minor,
@@ -327,15 +421,16 @@ def cards_frame(world: World) -> pl.DataFrame:
     )
 
 
-def merchants_frame(world: World) -> pl.DataFrame:
-    m = world.population.merchants
+def merchants_frame(world: World, first: int = 0) -> pl.DataFrame:
+    """Merchants from index `first` on (a later shard lists only those it opened)."""
     pop = world.population
+    m = {key: values[first:] for key, values in pop.merchants.columns.items()}
     online = m["online"]
     return pl.DataFrame(
         {
             "merchant_id": pl.Series(m["id"], dtype=pl.Int64),
-            "name": pl.Series(m["name"], dtype=pl.String),
-            "category": pl.Series(np.asarray(pop.categories)[m["category"]], dtype=pl.String),
+            "name": string_series(m["name"]),
+            "category": _gather_strings(pop.categories, m["category"]),
             "mcc": pl.Series(pop.category_mcc[m["category"]], dtype=pl.Int16),
             "online": pl.Series(online, dtype=pl.Boolean),
             "region": pl.from_arrow(pa.array(m["region"], type=pa.int16(), mask=online)),

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from fraudsim.errors import OutputError
 from fraudsim.evaluate.fidelity import FidelityStats
 from fraudsim.export.card import dataset_card
-from fraudsim.export.frames import events_frame, transactions_frame
+from fraudsim.export.frames import FrameContext, arrow_from_rows, events_frame
 from fraudsim.export.manifest import build_manifest
 from fraudsim.ledger import Batch
 
@@ -129,17 +129,19 @@ class _Appender:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def append(self, frame: pl.DataFrame) -> None:
+    def append(self, frame: pl.DataFrame | pa.Table) -> None:
         if self.fmt == "csv":
+            if isinstance(frame, pa.Table):
+                frame = pl.from_arrow(frame)  # type: ignore[assignment]
             with self.path.open("ab") as handle:
-                _csv_frame(frame).write_csv(handle, include_header=self.rows == 0)
+                _csv_frame(frame).write_csv(handle, include_header=self.rows == 0)  # type: ignore[arg-type]
         else:
-            table = frame.to_arrow()
+            table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
             if self.writer is None:
                 opts = self.options(table) if self.options else _TABLE_OPTIONS
                 self.writer = pq.ParquetWriter(self.path, table.schema, **opts)
             self.writer.write_table(table)
-        self.rows += frame.height
+        self.rows += frame.height if isinstance(frame, pl.DataFrame) else frame.num_rows
 
     def close(self, empty: pl.DataFrame | None = None) -> None:
         """Close the file; with no rows at all, write `empty` (the schema) instead."""
@@ -150,10 +152,33 @@ class _Appender:
             _write_table(empty, self.path, self.fmt)
 
 
-class ShardWriter:
-    """Writes one shard's files into the run's work directory."""
+class _Inline:
+    """Runs submitted work at once in the calling thread (the `threaded=False` writer)."""
 
-    def __init__(self, work: Path, shard: int, fmt: str, start: dt.date | None) -> None:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever waits on it, as a thread would
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+class ShardWriter:
+    """Writes one shard's files into the run's work directory.
+
+    With `threaded` (the default) days are converted and written on a background thread while
+    the next days simulate; without, in the simulating thread, which is cheaper in CPU when
+    every core already runs a shard (the two threads contend for the GIL: measured 5.3 against
+    5.6 CPU-s for 100,000 customers x 30 days). The files are the same either way.
+    """
+
+    def __init__(
+        self, work: Path, shard: int, fmt: str, start: dt.date | None, threaded: bool = True
+    ) -> None:
         self.work, self.shard, self.fmt, self.start = work, shard, fmt, start
         self.dir = work / ".shards" / f"s{shard:04d}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +188,11 @@ class ShardWriter:
         # Fraud share of rows and value, counted as written (no scan of the parts afterwards).
         self.totals = {"rows": 0, "fraud_rows": 0, "value": 0.0, "fraud_value": 0.0}
         self.fidelity = FidelityStats()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudsim-writer")
+        self._pool: ThreadPoolExecutor | _Inline = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudsim-writer")
+            if threaded
+            else _Inline()
+        )
         self._queued: deque[Future[None]] = deque()
         self._part: tuple[Path, _Appender] | None = None
         self._csv_tx = _Appender(self.dir / f"transactions.{fmt}", fmt, None)
@@ -180,8 +209,7 @@ class ShardWriter:
         days run; the entity tables are written at the end, as typologies may add rows."""
         from fraudsim.export import frames
 
-        pop = world.population
-        self._submit(lambda: (frames.identity_strings(world), pop.ibans))
+        self._submit(frames.identity_strings, world)
 
     def add_day(self, world: World, day: int, rows: Batch) -> None:
         """Queue one settled day (transactions and the day's events) for the writer thread."""
@@ -211,30 +239,51 @@ class ShardWriter:
     def _convert_and_write(
         self, world: World, day: int, rows: Batch, events: list[dict[str, Any]]
     ) -> None:
-        self._write_day(transactions_frame(world, rows), day)
+        built = arrow_from_rows(rows, FrameContext.of(world))
+        self.fidelity.add_arrays(
+            built.is_fraud,
+            built.tx_type,
+            built.channel,
+            built.amount,
+            built.local_seconds,
+            self._dates(day),
+        )
+        fraud = built.is_fraud
+        self._count(len(fraud), int(fraud.sum()), built.amount.sum(), built.amount[fraud].sum())
+        self._append_day(built.table, day)
         frame = events_frame(world, events)
         if frame.height:
             self._write_events(frame, day)
+
+    def _dates(self, day: int) -> list[object] | None:
+        return [self.start + dt.timedelta(days=day)] if self.start else None
+
+    def _count(self, rows: int, fraud_rows: int, value: float, fraud_value: float) -> None:
+        self.rows_written += rows
+        self.totals["rows"] += rows
+        self.totals["fraud_rows"] += fraud_rows
+        self.totals["value"] += float(value)
+        self.totals["fraud_value"] += float(fraud_value)
 
     def _write_events(self, frame: pl.DataFrame, day: int) -> None:
         self._events.append(frame)
 
     def _write_day(self, frame: pl.DataFrame, day: int) -> None:
-        """Append one day as a row group of the current part (CSV: append to the file)."""
-        self.fidelity.add(frame, [self.start + dt.timedelta(days=day)] if self.start else None)
-        self.rows_written += frame.height
+        """Append one day (a polars table: the in-memory path) as a row group of the current
+        part (CSV: append to the file)."""
+        self.fidelity.add(frame, self._dates(day))
         fraud, amount = frame["is_fraud"], frame["amount"]
-        self.totals["rows"] += frame.height
-        self.totals["fraud_rows"] += int(fraud.sum())
-        self.totals["value"] += float(amount.sum())
-        self.totals["fraud_value"] += float(amount.filter(fraud).sum())
+        self._count(frame.height, int(fraud.sum()), amount.sum(), amount.filter(fraud).sum())
+        self._append_day(frame.to_arrow(), day)
+
+    def _append_day(self, table: pa.Table, day: int) -> None:
         if self.fmt == "csv":
-            self._csv_tx.append(frame)
+            self._csv_tx.append(table)
             return
         if self._part is None:
             path = self.part_name(day)
             self._part = (path, _Appender(path, "parquet", _parquet_options))
-        self._part[1].append(frame)
+        self._part[1].append(table)
         if (day + 1) % DAYS_PER_PART == 0:
             self._flush()
 

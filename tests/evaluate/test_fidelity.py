@@ -132,3 +132,27 @@ def test_fidelity_table_markdown(checks: list[FidelityCheck]) -> None:
     assert len(lines) == 2 + len(checks)
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
     assert "**no**" not in table
+
+
+def test_arrays_give_the_same_aggregates_as_a_table(tiny_config: ScenarioConfig) -> None:
+    """The exporter's array path (`add_arrays`) counts exactly what `add` counts from the
+    written table, daylight-saving change included."""
+    from fraudsim.evaluate.fidelity import FidelityStats
+    from fraudsim.export import frames
+    from fraudsim.world import World
+
+    config = tiny_config.with_overrides(timezone="Europe/Berlin", start_date="2024-03-29", days=4)
+    world = World(config)
+    by_table, by_arrays = FidelityStats(), FidelityStats()
+
+    def add(day: int, rows: dict) -> None:
+        built = frames.arrow_from_rows(rows, frames.FrameContext.of(world))
+        by_table.add(pl.from_arrow(built.table))  # type: ignore[arg-type]
+        by_arrays.add_arrays(
+            built.is_fraud, built.tx_type, built.channel, built.amount, built.local_seconds
+        )
+
+    world.day_callbacks.append(add)
+    world.run()
+    assert by_arrays.purchases > 0
+    assert by_arrays.to_json() == by_table.to_json()

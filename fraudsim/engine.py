@@ -127,8 +127,12 @@ def run_shards(
         counter[0] += 1
 
     if workers == 1 and scheduler is None:
+        # A writer thread needs a core of its own (pinned to one core, it only contends).
+        threaded = _cores() > 1
         for shard in todo:
-            records[shard] = run_shard(config, profile, writer.work, shard, writer.fmt, on_day)
+            records[shard] = run_shard(
+                config, profile, writer.work, shard, writer.fmt, on_day, writer_thread=threaded
+            )
     elif todo:
         records.update(_run_on_dask(config, profile, writer, todo, workers, scheduler, on_day))
     ordered = [records[k] for k in range(plan.count)]
@@ -206,6 +210,14 @@ def _local_cluster(cluster_class: Any, workers: int) -> Any:
         )
 
 
+def _cores() -> int:
+    """Cores this process may run on (its affinity: `taskset` and containers limit it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _run_on_dask(
     config: ScenarioConfig,
     profile: Profile,
@@ -244,7 +256,7 @@ def _run_on_dask(
                 queue.name,
                 # A local cluster with a worker on every core has no core to spare for a
                 # writer thread; a remote cluster's machines are its own business.
-                scheduler is not None or workers < (os.cpu_count() or 1),
+                scheduler is not None or workers < _cores(),
                 key=f"fraudsim-shard-{shard:04d}-{token}",
                 pure=False,
             ): shard

@@ -1,10 +1,10 @@
 """Engine: runs a scenario's shards, in this process or on a Dask cluster.
 
 Every shard is simulated by `run_shard` into the run's work directory and returns its record
-(rows, file checksums, fidelity aggregates, prevalence). One worker runs the shards one after
-the other here, without Dask; more workers (or an existing cluster's scheduler address) run
-them as Dask tasks. What a shard writes depends only on scenario, seed, shard size and shard
-index, so the number of workers never changes the data.
+(rows, file checksums, fidelity aggregates, prevalence). One worker (or a single shard left to
+run) runs the shards one after the other here, without Dask; more workers (or an existing
+cluster's scheduler address) run them as Dask tasks. What a shard writes depends only on
+scenario, seed, shard size and shard index, so the number of workers never changes the data.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _run_shard(
     from fraudsim.world import World
 
     clear_shard(work, shard, fmt)  # whatever an earlier attempt left of this shard
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     writer = ShardWriter(work, shard, fmt, config.start_date, threaded=writer_thread)
     try:
         world = World(config, profile, shard)
@@ -87,6 +87,8 @@ def _run_shard(
             "build_seconds": built - started,
             "simulate_seconds": simulated - built,
             "tables_seconds": time.perf_counter() - simulated,
+            # CPU of the whole process while it ran the shard (writer thread included).
+            "cpu_seconds": time.process_time() - cpu_started,
         }
         # Peak resident memory of the process that ran this shard so far (benchmarks report
         # it per worker).
@@ -126,7 +128,7 @@ def run_shards(
             progress(counter[0], total, rows)
         counter[0] += 1
 
-    if workers == 1 and scheduler is None:
+    if scheduler is None and (workers == 1 or len(todo) <= 1):  # nothing to run in parallel
         # A writer thread needs a core of its own (pinned to one core, it only contends).
         threaded = _cores() > 1
         for shard in todo:
@@ -138,7 +140,7 @@ def run_shards(
     ordered = [records[k] for k in range(plan.count)]
     timings = {
         key: sum(r.get("timings", {}).get(key, 0.0) for r in ordered)
-        for key in ("build_seconds", "simulate_seconds", "tables_seconds")
+        for key in ("build_seconds", "simulate_seconds", "tables_seconds", "cpu_seconds")
     }
     timings["shards_wall_seconds"] = time.perf_counter() - started
     timings["worker_peak_rss_mib"] = max(r.get("peak_rss_mib", 0.0) for r in ordered)
@@ -254,9 +256,9 @@ def _run_on_dask(
                 shard,
                 writer.fmt,
                 queue.name,
-                # A local cluster with a worker on every core has no core to spare for a
-                # writer thread; a remote cluster's machines are its own business.
-                scheduler is not None or workers < _cores(),
+                # A local cluster with a busy worker on every core has no core to spare for
+                # a writer thread; a remote cluster's machines are its own business.
+                scheduler is not None or min(workers, len(todo)) < _cores(),
                 key=f"fraudsim-shard-{shard:04d}-{token}",
                 pure=False,
             ): shard

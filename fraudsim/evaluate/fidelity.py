@@ -65,6 +65,19 @@ _CNP = CHANNELS.index("cnp")
 _EDGES = np.logspace(-2, 6, 4001)
 
 
+def _amount_bins(amount: np.ndarray) -> np.ndarray:
+    """`np.searchsorted(_EDGES, amount)`, from the logarithm (the edges are evenly spaced in
+    it) and one correction step for rounding: several times cheaper for a day's rows."""
+    last = len(_EDGES)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        guess = np.ceil((np.log10(amount) + 2.0) * ((last - 1) / 8.0))
+    i = np.clip(np.nan_to_num(guess, nan=0.0, posinf=last, neginf=0.0), 0, last).astype(np.int64)
+    # Exact: edges[i - 1] < amount <= edges[i] (as searchsorted's left side).
+    i -= (i > 0) & (amount <= _EDGES[np.maximum(i - 1, 0)])
+    i += (i < last) & (amount > _EDGES[np.minimum(i, last - 1)])
+    return i
+
+
 class FidelityStats:
     """Aggregates of honest traffic needed for the fidelity checks, accumulated frame by frame
     (a day at a time on the exporter's thread, or a whole table at once): bounded memory."""
@@ -158,7 +171,7 @@ class FidelityStats:
         self.purchases += int(purchase.sum())
         self.cnp += int(cnp.sum())
         for label, mask in (("pos", purchase & ~cnp), ("cnp", cnp)):
-            bins = np.searchsorted(_EDGES, amount[mask])
+            bins = _amount_bins(amount[mask])
             self.amounts[label] += np.bincount(bins, minlength=len(_EDGES) + 1)
         self.hours += np.bincount(hour[purchase], minlength=24)[:24]
         self.weekdays += np.bincount(weekday[purchase], minlength=7)[:7]

@@ -147,6 +147,21 @@ def run_shards(
     return ordered, timings
 
 
+_frozen = False
+
+
+def _freeze_imports() -> None:
+    """Move every object alive now (imported modules: ~150,000) out of the collector's sight,
+    once per worker process: the collection after each shard, and the automatic ones during
+    it, then scan only what shards create (the collection took 0.1 s, now microseconds).
+    Only in worker processes, which are ours; a user's session keeps its collector as is."""
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
 def _dask_shard(
     config: ScenarioConfig,
     profile: Profile,
@@ -158,6 +173,8 @@ def _dask_shard(
 ) -> dict[str, Any]:
     """A shard as a Dask task; progress goes back through a distributed queue."""
     from distributed import Queue
+
+    _freeze_imports()
 
     progress = Queue(queue)
 

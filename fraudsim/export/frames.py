@@ -83,30 +83,6 @@ def _enum(codes: np.ndarray, categories: tuple[str, ...] | list[str]) -> pl.Seri
     return lookup.gather(pl.Series(codes.astype(np.uint32, copy=False)))
 
 
-def _nullable(values: str, index: str) -> pl.Expr:
-    """`values` where the internal `index` column is >= 0, else null."""
-    return pl.when(pl.col(index) >= 0).then(pl.col(values))
-
-
-def _local_time(expr: pl.Expr, tz: str) -> pl.Expr:
-    """Unix seconds (from `wall_clock_epoch`) as a time-zone-aware timestamp."""
-    return (
-        (expr * 1_000_000)
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-        .dt.convert_time_zone(tz)
-    )
-
-
-def _names(codes: np.ndarray, names: list[str]) -> pl.Series:
-    """Codes into a String series of names; -1 (or no names at all) is null."""
-    if not names:
-        return pl.repeat(None, len(codes), dtype=pl.String, eager=True)
-    lookup = pl.Series(names, dtype=pl.String)
-    idx = pl.Series(codes.astype(np.int64))
-    return lookup.gather(idx.set(idx < 0, None).cast(pl.UInt32))
-
-
 @dataclass
 class FrameContext:
     """What turning internal rows into the exported table needs from the world: public ids by
@@ -272,7 +248,7 @@ def arrow_from_rows(rows: Batch, ctx: FrameContext) -> ArrowDay:
         "decline_reason": enum(rows["decline_reason"], schema.DECLINE_REASONS),
         "reported_at": _valid_where(reported * 1_000_000, reported >= 0).view(time_type),
     }
-    table = pa.Table.from_arrays(list(columns.values()), schema=transactions_schema(tz))
+    table = pa.Table.from_arrays(list(columns.values()), schema=arrow_schema("transactions", tz))
     return ArrowDay(
         table,
         local_wall_clock(epoch, tz),
@@ -300,9 +276,11 @@ def _valid_where(values: np.ndarray, valid: np.ndarray) -> pa.Array:
 
 
 @functools.cache
-def transactions_schema(tz: str) -> pa.Schema:
-    """The Arrow schema polars gives the transactions table (its Enum columns included)."""
-    empty = pl.DataFrame(schema={c.name: c.dtype for c in schema.transaction_columns(tz)})
+def arrow_schema(table: str, tz: str) -> pa.Schema:
+    """The Arrow schema polars gives the transactions or events table (its Enum columns
+    included), so tables built straight in Arrow read back with the same types."""
+    columns = {"transactions": schema.transaction_columns, "events": schema.event_columns}
+    empty = pl.DataFrame(schema={c.name: c.dtype for c in columns[table](tz)})
     return empty.to_arrow().schema
 
 
@@ -480,7 +458,13 @@ def daily_stats_frame(world: World) -> pl.DataFrame:
 
 
 def events_frame(world: World, batches: list[dict[str, Any]]) -> pl.DataFrame:
-    """Honest and fraudulent non-payment events of some days, in time order.
+    """Honest and fraudulent non-payment events of some days, in time order (polars)."""
+    return pl.from_arrow(events_arrow(world, batches))  # type: ignore[return-value]
+
+
+def events_arrow(world: World, batches: list[dict[str, Any]]) -> pa.Table:
+    """Honest and fraudulent non-payment events of some days, in time order, built straight
+    as Arrow arrays (like `arrow_from_rows`).
 
     Ids encode only the shard, the day and the rank in the day (as for transactions), so a day's
     events get the same ids whether written a day at a time or all at the end.
@@ -507,34 +491,25 @@ def events_frame(world: World, batches: list[dict[str, Any]]) -> pl.DataFrame:
     order = np.argsort(data["t"], kind="stable")
     data = {c: v[order] for c, v in data.items()}
     event_ids = day_ranked_ids(data["t"], world.streams.key("ids", 8), world.shard)
-    raw = pl.DataFrame(
-        {
-            "event_id": event_ids,
-            "t": wall_clock_epoch(data["t"], world.config.start_date, tz),
-            "customer_id": pop.customers["id"][data["customer"]],
-            "account_raw": pop.accounts["id"][np.maximum(data["account"], 0)],
-            "account": data["account"],
-            "device_raw": pop.devices["id"][np.maximum(data["device"], 0)],
-            "device": data["device"],
-            "event_type": _enum(data["event_type"], schema.EVENT_TYPES),
-            "is_fraud": data["is_fraud"].astype(bool),
-            "fraud_type": _names(data["fraud_type"], world.fraud.channels.fraud_type_names),
-            "episode": data["episode"],
-            "pattern": _names(data["pattern"], world.fraud.channels.pattern_names),
-        }
-    )
-    return raw.select(
-        pl.col("event_id"),
-        _local_time(pl.col("t"), tz).alias("timestamp"),
-        pl.col("customer_id"),
-        _nullable("account_raw", "account").alias("account_id"),
-        _nullable("device_raw", "device").alias("device_id"),
-        pl.col("event_type"),
-        pl.col("is_fraud"),
-        pl.col("fraud_type"),
-        _nullable("episode", "episode").alias("episode_id"),
-        pl.col("pattern"),
-    )
+    account, device, episode = data["account"], data["device"], data["episode"]
+    epoch = wall_clock_epoch(data["t"], world.config.start_date, tz)
+    columns = [
+        pa.array(event_ids),
+        pa.array(epoch * 1_000_000).view(pa.timestamp("us", tz=tz)),
+        pa.array(pop.customers["id"][data["customer"]]),
+        _valid_where(pop.accounts["id"][np.maximum(account, 0)], account >= 0),
+        _valid_where(pop.devices["id"][np.maximum(device, 0)], device >= 0),
+        pa.DictionaryArray.from_arrays(
+            pa.array(data["event_type"].astype(np.uint8)),
+            _categories(tuple(schema.EVENT_TYPES)),
+            ordered=True,
+        ),
+        pa.array(data["is_fraud"].astype(bool)),
+        _named(data["fraud_type"], world.fraud.channels.fraud_type_names),
+        _valid_where(episode, episode >= 0),
+        _named(data["pattern"], world.fraud.channels.pattern_names),
+    ]
+    return pa.Table.from_arrays(columns, schema=arrow_schema("events", tz))
 
 
 def episodes_frame(world: World) -> pl.DataFrame:

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from fraudsim.errors import OutputError
 from fraudsim.evaluate.fidelity import FidelityStats
 from fraudsim.export.card import dataset_card
-from fraudsim.export.frames import FrameContext, arrow_from_rows, events_frame
+from fraudsim.export.frames import FrameContext, arrow_from_rows, events_arrow
 from fraudsim.export.manifest import build_manifest
 from fraudsim.ledger import Batch
 
@@ -251,9 +251,9 @@ class ShardWriter:
         fraud = built.is_fraud
         self._count(len(fraud), int(fraud.sum()), built.amount.sum(), built.amount[fraud].sum())
         self._append_day(built.table, day)
-        frame = events_frame(world, events)
-        if frame.height:
-            self._write_events(frame, day)
+        table = events_arrow(world, events)
+        if table.num_rows:
+            self._events.append(table)
 
     def _dates(self, day: int) -> list[object] | None:
         return [self.start + dt.timedelta(days=day)] if self.start else None

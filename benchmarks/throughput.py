@@ -42,7 +42,8 @@ def main() -> None:
     print(f"scenario            {config.name}: {args.customers:,} customers x {args.days} days")
     print(f"transactions        {rows:,}")
     for key, value in dataset.timings.items():
-        print(f"  {key:<18}{value:6.2f} s")
+        if key.endswith("_seconds"):
+            print(f"  {key:<20}{value:6.2f} s")
     print(f"end to end          {total:.2f} s")
     print(f"CPU time            {cpu:.2f} s (both cores: {cpu / total:.2f} cores busy on average)")
     print(f"throughput          {rows / total:,.0f} transactions/s")

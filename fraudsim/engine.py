@@ -136,6 +136,8 @@ def run_shards(
                 config, profile, writer.work, shard, writer.fmt, on_day, writer_thread=threaded
             )
     elif todo:
+        if scheduler is None:
+            _start_fork_server()
         records.update(_run_on_dask(config, profile, writer, todo, workers, scheduler, on_day))
     ordered = [records[k] for k in range(plan.count)]
     timings = {
@@ -198,6 +200,16 @@ _PRELOAD = [
     "fraudsim.dataset",
     "fraudsim.export.writer",
 ]
+
+
+def _start_fork_server() -> None:
+    """Start the fork server Dask's workers fork from before importing Dask here: it imports
+    `_PRELOAD` in a process of its own, on the other core, while this one imports Dask and
+    starts the scheduler (started by the cluster, it began only after both)."""
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
 
 
 def _local_cluster(cluster_class: Any, workers: int) -> Any:

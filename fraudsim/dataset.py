@@ -15,7 +15,7 @@ import polars as pl
 from fraudsim.calibration import Profile
 from fraudsim.config import ScenarioConfig, check_size, size_problem
 from fraudsim.errors import OutputError
-from fraudsim.export import frames, schema
+from fraudsim.export import days, frames, schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +67,7 @@ class Dataset:
         events given, or built from those the world still holds)."""
         tables = shard_tables(world)
         tables["events"] = (
-            events if events is not None else frames.events_frame(world, world.take_events())
+            events if events is not None else days.events_frame(world, world.take_events())
         )
         if transactions is not None:
             tables = {"transactions": transactions, **tables}
@@ -206,8 +206,8 @@ def _simulate_shard(
     event_frames: list[pl.DataFrame] = []
 
     def collect(day: int, rows: Batch) -> None:
-        day_frames.append(frames.transactions_frame(world, rows))
-        event_frames.append(frames.events_frame(world, world.take_events()))
+        day_frames.append(days.transactions_frame(world, rows))
+        event_frames.append(days.events_frame(world, world.take_events()))
 
     world.day_callbacks.append(collect)
     if on_day is not None:
@@ -216,11 +216,9 @@ def _simulate_shard(
     simulated = time.perf_counter()
     tables = shard_tables(world)
     tables["transactions"] = (
-        pl.concat(day_frames)
-        if day_frames
-        else frames.transactions_frame(world, frames.empty_rows())
+        pl.concat(day_frames) if day_frames else days.transactions_frame(world, days.empty_rows())
     )
-    tables["events"] = pl.concat(event_frames) if event_frames else frames.events_frame(world, [])
+    tables["events"] = pl.concat(event_frames) if event_frames else days.events_frame(world, [])
     timings = {
         "build_seconds": built - started,
         "simulate_seconds": simulated - built,

@@ -61,7 +61,7 @@ def _run_shard(
     writer_thread: bool,
 ) -> dict[str, Any]:
     from fraudsim.dataset import shard_summary, shard_tables
-    from fraudsim.export import frames
+    from fraudsim.export import days
     from fraudsim.export.writer import ShardWriter, clear_shard
     from fraudsim.world import World
 
@@ -79,8 +79,8 @@ def _run_shard(
         simulated = time.perf_counter()
         writer.wait()
         empty = {
-            "transactions": frames.transactions_frame(world, frames.empty_rows()),
-            "events": frames.events_frame(world, []),
+            "transactions": days.transactions_frame(world, days.empty_rows()),
+            "events": days.events_frame(world, []),
         }
         summary = shard_summary(world)
         summary["timings"] = {

@@ -39,7 +39,7 @@ import simpy
 from threadpoolctl import threadpool_limits
 
 from fraudsim.errors import ConfigError
-from fraudsim.export.frames import transactions_frame
+from fraudsim.export.days import transactions_frame
 from fraudsim.export.schema import DECLINE_REASONS, ROLES
 from fraudsim.ledger import Batch, concat, make_batch, take
 
@@ -331,7 +331,7 @@ def _epoch(frame: pl.DataFrame) -> pl.Series:
 
 
 def epoch_of(world: Any, t: int) -> int:
-    from fraudsim.export.frames import wall_clock_epoch
+    from fraudsim.export.days import wall_clock_epoch
 
     cfg = world.config
     return int(wall_clock_epoch(np.array([t]), cfg.start_date, cfg.timezone)[0])

@@ -55,7 +55,7 @@ from fraudsim.evaluate.detectors import Detector, load_detector
 from fraudsim.evaluate.jsonsafe import json_safe as _clean
 from fraudsim.evaluate.jsonsafe import write_text_atomic as _atomic_write
 from fraudsim.evaluate.metrics import pr_auc
-from fraudsim.export.frames import transactions_frame
+from fraudsim.export.days import transactions_frame
 
 DEFAULT_CUSTOMERS = 3_000
 DEFAULT_DAYS = 7

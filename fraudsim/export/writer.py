@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from fraudsim.errors import OutputError
 from fraudsim.evaluate.fidelity import FidelityStats
 from fraudsim.export.card import dataset_card
-from fraudsim.export.frames import FrameContext, arrow_from_rows, events_arrow
+from fraudsim.export.days import FrameContext, arrow_from_rows, events_arrow
 from fraudsim.export.manifest import build_manifest
 from fraudsim.ledger import Batch
 

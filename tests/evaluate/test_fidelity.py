@@ -138,7 +138,7 @@ def test_arrays_give_the_same_aggregates_as_a_table(tiny_config: ScenarioConfig)
     """The exporter's array path (`add_arrays`) counts exactly what `add` counts from the
     written table, daylight-saving change included."""
     from fraudsim.evaluate.fidelity import FidelityStats
-    from fraudsim.export import frames
+    from fraudsim.export import days
     from fraudsim.world import World
 
     config = tiny_config.with_overrides(timezone="Europe/Berlin", start_date="2024-03-29", days=4)
@@ -146,7 +146,7 @@ def test_arrays_give_the_same_aggregates_as_a_table(tiny_config: ScenarioConfig)
     by_table, by_arrays = FidelityStats(), FidelityStats()
 
     def add(day: int, rows: dict) -> None:
-        built = frames.arrow_from_rows(rows, frames.FrameContext.of(world))
+        built = days.arrow_from_rows(rows, days.FrameContext.of(world))
         by_table.add(pl.from_arrow(built.table))  # type: ignore[arg-type]
         by_arrays.add_arrays(
             built.is_fraud, built.tx_type, built.channel, built.amount, built.local_seconds

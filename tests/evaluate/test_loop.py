@@ -18,7 +18,7 @@ from fraudsim.cli import app
 from fraudsim.config import DetectorConfig, validate_scenario
 from fraudsim.errors import ConfigError
 from fraudsim.evaluate.loop import plot_rounds, rounds_html, run_rounds, write_rounds
-from fraudsim.export.frames import transactions_frame
+from fraudsim.export.days import transactions_frame
 from fraudsim.world import World
 
 TYPOLOGIES = ["card_testing.v1", "cnp_stolen_credentials.v1", "account_takeover.v1"]

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from fraudsim.config import validate_scenario
-from fraudsim.export.frames import transactions_frame
+from fraudsim.export.days import transactions_frame
 from fraudsim.world import World
 
 

@@ -7,7 +7,7 @@ from conftest import run_world
 
 from fraudsim import Dataset
 from fraudsim.config import validate_scenario
-from fraudsim.export import frames
+from fraudsim.export.days import transactions_frame
 from fraudsim.world import World
 
 NAME = "mule_network.v1"
@@ -134,9 +134,7 @@ def test_frozen_mule_is_replaced_by_a_new_recruit():
     )
     world = World(config)
     day_frames: list[pl.DataFrame] = []
-    world.day_callbacks.append(
-        lambda day, rows: day_frames.append(frames.transactions_frame(world, rows))
-    )
+    world.day_callbacks.append(lambda day, rows: day_frames.append(transactions_frame(world, rows)))
     world.env.run(until=2 * 86_400)
     (ep,) = world.fraud.episodes
     pending = {x["mule"] for x in ep.state["plan"] if x["kind"] == "arrive"}

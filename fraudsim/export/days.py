@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from fraudsim.channels import EVENT_COLUMNS
 from fraudsim.export import schema
 from fraudsim.ids import transaction_ids
 from fraudsim.ledger import Batch, make_batch
@@ -336,22 +337,11 @@ def events_arrow(world: World, batches: list[dict[str, Any]]) -> pa.Table:
     """
     pop = world.population
     tz = world.config.timezone
-    cols = (
-        "t",
-        "customer",
-        "account",
-        "device",
-        "event_type",
-        "is_fraud",
-        "fraud_type",
-        "episode",
-        "pattern",
-    )
     data = {
         c: np.concatenate(
             [np.asarray(b[c], dtype=np.int64) for b in batches] or [np.zeros(0, np.int64)]
         )
-        for c in cols
+        for c in EVENT_COLUMNS
     }
     order = np.argsort(data["t"], kind="stable")
     data = {c: v[order] for c, v in data.items()}

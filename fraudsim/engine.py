@@ -156,7 +156,7 @@ def _freeze_imports() -> None:
     """Move every object alive now (imported modules: ~150,000) out of the collector's sight,
     once per worker process: the collection after each shard, and the automatic ones during
     it, then scan only what shards create (the collection took 0.1 s, now microseconds).
-    Only in worker processes, which are ours; a user's session keeps its collector as is."""
+    Only in our local cluster's workers; a user's session or cluster keeps its collector."""
     global _frozen
     if not _frozen:
         gc.collect()
@@ -172,11 +172,14 @@ def _dask_shard(
     fmt: str,
     queue: str,
     writer_thread: bool,
+    own_worker: bool,
 ) -> dict[str, Any]:
-    """A shard as a Dask task; progress goes back through a distributed queue."""
+    """A shard as a Dask task; progress goes back through a distributed queue. `own_worker`:
+    the worker is one of our local cluster's processes (not a user's cluster)."""
     from distributed import Queue
 
-    _freeze_imports()
+    if own_worker:
+        _freeze_imports()
 
     progress = Queue(queue)
 
@@ -288,6 +291,7 @@ def _run_on_dask(
                 # A local cluster with a busy worker on every core has no core to spare for
                 # a writer thread; a remote cluster's machines are its own business.
                 scheduler is not None or min(workers, len(todo)) < _cores(),
+                scheduler is None,
                 key=f"fraudsim-shard-{shard:04d}-{token}",
                 pure=False,
             ): shard

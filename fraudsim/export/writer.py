@@ -129,19 +129,17 @@ class _Appender:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def append(self, frame: pl.DataFrame | pa.Table) -> None:
+    def append(self, table: pa.Table) -> None:
         if self.fmt == "csv":
-            if isinstance(frame, pa.Table):
-                frame = pl.from_arrow(frame)  # type: ignore[assignment]
+            frame = pl.from_arrow(table)
             with self.path.open("ab") as handle:
                 _csv_frame(frame).write_csv(handle, include_header=self.rows == 0)  # type: ignore[arg-type]
         else:
-            table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
             if self.writer is None:
                 opts = self.options(table) if self.options else _TABLE_OPTIONS
                 self.writer = pq.ParquetWriter(self.path, table.schema, **opts)
             self.writer.write_table(table)
-        self.rows += frame.height if isinstance(frame, pl.DataFrame) else frame.num_rows
+        self.rows += table.num_rows
 
     def close(self, empty: pl.DataFrame | None = None) -> None:
         """Close the file; with no rows at all, write `empty` (the schema) instead."""
@@ -266,7 +264,7 @@ class ShardWriter:
         self.totals["fraud_value"] += float(fraud_value)
 
     def _write_events(self, frame: pl.DataFrame, day: int) -> None:
-        self._events.append(frame)
+        self._events.append(frame.to_arrow())
 
     def _write_day(self, frame: pl.DataFrame, day: int) -> None:
         """Append one day (a polars table: the in-memory path) as a row group of the current

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from fraudsim.errors import ConfigError, OutputError
+from fraudsim.errors import ConfigError
+from fraudsim.evaluate.jsonsafe import write_text_atomic
 from fraudsim.report import html, leakage, plots, representation, targets
 from fraudsim.report.run import open_run
 
@@ -67,19 +66,6 @@ def build_report(
     return report
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OutputError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
-
-
 def write_report(
     run_dir: str | Path,
     against: str | Path | None = None,
@@ -92,6 +78,6 @@ def write_report(
     report = build_report(run_dir, against, columns, time_origin, legit_sample)
     out = Path(run_dir)
     page = html.render(report)
-    _atomic_write(out / "report.json", json.dumps(report, indent=1, default=str))
-    _atomic_write(out / "report.html", page)
+    write_text_atomic(out / "report.json", json.dumps(report, indent=1, default=str))
+    write_text_atomic(out / "report.html", page)
     return report

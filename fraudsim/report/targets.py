@@ -584,28 +584,16 @@ def transfers(run: RunData) -> list[Check]:
                 tol.relative,
             )
         )
-        ratio = rent.join(income, on="customer_id")
-        out.append(
-            ck.relative(
-                s,
-                "rent share of income (median)",
-                t.rent_share_of_income,
-                float((ratio["amount"] / ratio["monthly"]).median()),
-                tol.relative,
-            )
-        )
     standing = h.filter((kind == "savings_transfer") & (pl.col("channel") == "standing_order"))
-    if standing.height:
-        ratio = standing.join(income, on="customer_id")
-        out.append(
-            ck.relative(
-                s,
-                "savings share of income (median)",
-                t.savings_share_of_income,
-                float((ratio["amount"] / ratio["monthly"]).median()),
-                tol.relative,
-            )
-        )
+    for label, rows, target in (
+        ("rent", rent, t.rent_share_of_income),
+        ("savings", standing, t.savings_share_of_income),
+    ):
+        if rows.height:
+            ratio = rows.join(income, on="customer_id")
+            share = float((ratio["amount"] / ratio["monthly"]).median())
+            name = f"{label} share of income (median)"
+            out.append(ck.relative(s, name, target, share, tol.relative))
     repay = h.filter(kind == "card_repayment")
     if repay.height:
         out.append(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fraudsim import load_scenario
 from fraudsim.dataset import run_to_directory
-from fraudsim.world import World  # noqa: F401  (import Mesa before the clock starts)
+from fraudsim.world.model import World  # noqa: F401  (import Mesa before the clock starts)
 
 
 def main() -> None:

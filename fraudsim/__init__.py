@@ -5,7 +5,7 @@ Public API: `simulate(config) -> Dataset`, `load_scenario(path)`, `ScenarioConfi
 """
 
 from fraudsim.calibration import Profile, load_profile
-from fraudsim.config import ScenarioConfig, load_scenario
+from fraudsim.config.scenario import ScenarioConfig, load_scenario
 from fraudsim.dataset import Dataset, simulate
 
 __version__ = "0.1.0"

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from fraudsim.calibration import Profile
-from fraudsim.config import ScenarioConfig, check_size, size_problem
-from fraudsim.errors import OutputError
+from fraudsim.config.scenario import ScenarioConfig, check_size, size_problem
+from fraudsim.core.errors import OutputError
 from fraudsim.export import days, frames, schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fraudsim.ledger import Batch
-    from fraudsim.world import World
+    from fraudsim.core.ledger import Batch
+    from fraudsim.world.model import World
 
 TABLES = (
     "transactions",
@@ -197,7 +197,7 @@ def _simulate_shard(
     shard: int,
     on_day: Callable[[int, int], None] | None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any], dict[str, float]]:
-    from fraudsim.world import World
+    from fraudsim.world.model import World
 
     started = time.perf_counter()
     world = World(config, profile, shard)
@@ -240,7 +240,7 @@ def simulate(
     """
     from fraudsim.calibration import load_profile
     from fraudsim.export.writer import merge_daily_stats
-    from fraudsim.shards import ShardPlan
+    from fraudsim.scale.shards import ShardPlan
 
     check_size(config)  # also for configs built without validate_scenario
     profile = profile if profile is not None else load_profile(config.profile)
@@ -296,10 +296,10 @@ def run_to_directory(
     checksum) are kept. Returns the Dataset, whose tables are read back from disk on use.
     """
     from fraudsim.calibration import load_profile
-    from fraudsim.engine import run_shards
     from fraudsim.export.manifest import profile_digest_of
     from fraudsim.export.writer import RunWriter, _explain
-    from fraudsim.fraud import resolve_typologies
+    from fraudsim.scale.runner import run_shards
+    from fraudsim.world.fraud_engine import resolve_typologies
 
     check_disk_space(config, Path(out_dir))
     # Everything that can be refused is checked before anything is created on disk.

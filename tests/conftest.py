@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from fraudsim.calibration import Profile, load_profile
-from fraudsim.config import ScenarioConfig, validate_scenario
+from fraudsim.config.scenario import ScenarioConfig, validate_scenario
 from fraudsim.dataset import Dataset, simulate
-from fraudsim.population import Population
-from fraudsim.world import World
+from fraudsim.world.model import World
+from fraudsim.world.population import Population
 
 TINY_CUSTOMERS = 1_500
 TINY_DAYS = 14

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fraudsim.config import ScenarioConfig, load_scenario, validate_scenario
-from fraudsim.errors import ConfigError, FraudsimError
+from fraudsim.config.scenario import ScenarioConfig, load_scenario, validate_scenario
+from fraudsim.core.errors import ConfigError, FraudsimError
 
 
 def _error(path: Path) -> str:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from fraudsim import simulate
-from fraudsim.config import ScenarioConfig
+from fraudsim.config.scenario import ScenarioConfig
 from fraudsim.dataset import Dataset, run_to_directory
 from fraudsim.export.writer import MANIFEST, verify_run
 

@@ -1,4 +1,4 @@
-"""Tests of `fraudsim.features`: exact strictly-past windows, flags, distance and temporal honesty.
+"""Tests of `detection.features`: exact strictly-past windows, flags, distance and temporal honesty.
 
 The honesty tests recompute the features on truncated data and on data whose future labels are
 moved or hidden, and compare them with the full computation and with a brute-force reference;
@@ -18,9 +18,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import fraudsim
-import fraudsim.config
+import fraudsim.config.scenario
+from fraudsim.detection.features import PASSTHROUGH, build_features
 from fraudsim.export import schema
-from fraudsim.features import PASSTHROUGH, build_features
 
 T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
@@ -35,7 +35,7 @@ LABEL_FEATURES = [
 
 @pytest.fixture(scope="module")
 def dataset() -> fraudsim.Dataset:
-    config = fraudsim.config.validate_scenario(
+    config = fraudsim.config.scenario.validate_scenario(
         {
             "name": "f",
             "seed": 3,

@@ -4,8 +4,8 @@ import polars as pl
 import pytest
 
 from fraudsim import simulate
-from fraudsim.config import validate_scenario
-from fraudsim.errors import ConfigError
+from fraudsim.config.scenario import validate_scenario
+from fraudsim.core.errors import ConfigError
 
 # transaction_id is not compared: ids are given after honest and fraud rows are merged, by rank
 # in time order, so that no id reveals which stream produced a row.
@@ -127,8 +127,8 @@ def test_transaction_ids_do_not_reveal_the_stream():
     gives a position in time, the same for honest and fraud rows."""
     import numpy as np
 
-    from fraudsim.ids import scramble
-    from fraudsim.rng import SeedStreams
+    from fraudsim.core.ids import scramble
+    from fraudsim.core.rng import SeedStreams
 
     config = _config([{"name": "card_testing.v1", "schedule": {"rate_per_day": 3.0}}])
     tx = simulate(config).transactions

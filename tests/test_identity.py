@@ -1,11 +1,11 @@
-"""Tests for fraudsim.identity: validity, uniqueness, determinism and locale handling."""
+"""Tests for fraudsim.world.identity: validity, uniqueness, determinism and locale handling."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fraudsim import identity as ident
+from fraudsim.world import identity as ident
 
 BINS = ["411111", "550000", "371234"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraudsim.ids import scramble, transaction_ids
+from fraudsim.core.ids import scramble, transaction_ids
 
 
 @pytest.mark.parametrize("bits", [8, 12])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraudsim import identity
 from fraudsim.calibration import Profile
-from fraudsim.config import ScenarioConfig
-from fraudsim.population import BILLER_CATEGORIES, Population, build_population
-from fraudsim.rng import SeedStreams
+from fraudsim.config.scenario import ScenarioConfig
+from fraudsim.core.rng import SeedStreams
+from fraudsim.world import identity
+from fraudsim.world.population import BILLER_CATEGORIES, Population, build_population
 
 CHECKING, SAVINGS, CREDIT = 0, 1, 2
 DEBIT_CARD, CREDIT_CARD = 0, 1

@@ -29,7 +29,7 @@ def test_every_scenario_in_the_library_is_listed_in_its_readme():
 
 
 def test_every_typology_is_in_the_readme_catalogue():
-    from fraudsim import registry
+    from fraudsim.typologies import registry
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in registry.builtin() if f"`{name}`" not in text]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fraudsim.rng import SeedStreams
+from fraudsim.core.rng import SeedStreams
 
 
 def _draws(streams: SeedStreams, name: str, *keys: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from fraudsim import load_scenario, simulate
-from fraudsim.fraud import resolve_typologies
+from fraudsim.world.fraud_engine import resolve_typologies
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -54,7 +54,7 @@ def test_scenario_runs_tiny_and_matches_golden(path):
 
 def test_training_set_and_novel_attacks_do_not_share_typologies_unlabelled():
     """Held-out typologies of novel_attacks are absent from training_set."""
-    from fraudsim import registry
+    from fraudsim.typologies import registry
 
     def fraud(name: str) -> bool:
         return registry.get(name).is_fraud

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudsim.ledger import Batch, concat, make_batch
-from fraudsim.settlement import REASON, settle
+from fraudsim.core.ledger import Batch, concat, make_batch
+from fraudsim.world.settlement import REASON, settle
 
 NEVER = np.iinfo(np.int64).max
 H = 3_600

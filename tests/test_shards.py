@@ -14,12 +14,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraudsim.config import ScenarioConfig, TypologyConfig
+from fraudsim.config.scenario import ScenarioConfig, TypologyConfig
+from fraudsim.core.rng import SeedStreams
 from fraudsim.dataset import run_to_directory, simulate
 from fraudsim.export.writer import MANIFEST, verify_run
-from fraudsim.rng import SeedStreams
-from fraudsim.shards import ShardPlan
-from fraudsim.world import World
+from fraudsim.scale.shards import ShardPlan
+from fraudsim.world.model import World
 
 
 def _sharded(config: ScenarioConfig, **overrides: object) -> ScenarioConfig:
@@ -106,7 +106,7 @@ def test_writer_thread_or_not_writes_the_same_files(
 ) -> None:
     """Workers on every core write in the simulating thread; the files do not change."""
     from fraudsim.calibration import load_profile
-    from fraudsim.engine import run_shard
+    from fraudsim.scale.runner import run_shard
 
     config = _sharded(small_config, days=3)
     profile = load_profile(config.profile)
@@ -179,7 +179,7 @@ def test_shard_size_changes_the_data_but_not_its_shape(small_config: ScenarioCon
 
 # -- resume ------------------------------------------------------------------------------------
 
-_CLI = [sys.executable, "-m", "fraudsim.cli", "run"]
+_CLI = [sys.executable, "-m", "fraudsim", "run"]
 
 
 def _cli_args(scenario: Path, out: Path, *extra: str) -> list[str]:
@@ -232,7 +232,7 @@ def test_killed_run_resumes_to_identical_output(tmp_path: Path, resumable_scenar
 def test_resume_rejects_tampered_shards_and_other_scenarios(
     tmp_path: Path, small_config: ScenarioConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fraudsim import engine
+    from fraudsim.scale import runner as engine
 
     config = _sharded(small_config, days=2)
     reference = tmp_path / "reference"
@@ -275,7 +275,7 @@ def test_resume_rejects_tampered_shards_and_other_scenarios(
 
 
 def test_bad_worker_count_refused(tmp_path: Path, small_config: ScenarioConfig) -> None:
-    from fraudsim.errors import ConfigError
+    from fraudsim.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="workers"):
         run_to_directory(small_config.with_overrides(days=1), tmp_path / "w", workers=0)

@@ -7,12 +7,12 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from fraudsim.config import ScenarioConfig
+from fraudsim.config.scenario import ScenarioConfig
+from fraudsim.core.ledger import COLUMNS, Batch
 from fraudsim.export.schema import CHANNELS, TX_TYPES
-from fraudsim.ledger import COLUMNS, Batch
-from fraudsim.population import Population
-from fraudsim.traffic import DAY, Calendar, LegitTraffic
-from fraudsim.world import World
+from fraudsim.world.model import World
+from fraudsim.world.population import Population
+from fraudsim.world.traffic.legit import DAY, Calendar, LegitTraffic
 
 TX = {name: i for i, name in enumerate(TX_TYPES)}
 CH = {name: i for i, name in enumerate(CHANNELS)}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraudsim.config import ScenarioConfig
+from fraudsim.config.scenario import ScenarioConfig
+from fraudsim.core.ledger import Batch
 from fraudsim.dataset import Dataset
-from fraudsim.ledger import Batch
-from fraudsim.traffic import DAY
-from fraudsim.world import World
+from fraudsim.world.model import World
+from fraudsim.world.traffic.legit import DAY
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 CANONICAL = (
     "timestamp",

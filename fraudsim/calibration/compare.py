@@ -16,7 +16,7 @@ import polars as pl
 from fraudsim.calibration.columns import SourceTable
 from fraudsim.calibration.fromdata import DAYS_PER_MONTH, day_index, fit_calendar
 from fraudsim.calibration.profile import Profile
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 KS_TOLERANCE = 0.10
 MIN_ROWS = 30  # fewer rows on either side: the distance is not reported as pass/fail

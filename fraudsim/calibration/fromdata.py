@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from fraudsim.calibration.columns import SourceTable
 from fraudsim.calibration.privacy import Privacy, quantiles_from_histogram
-from fraudsim.errors import ConfigError, OutputError, format_validation_error
+from fraudsim.core.errors import ConfigError, OutputError, format_validation_error
 
 DAYS_PER_MONTH = 30.44
 LEVELS = (np.arange(100) + 0.5) / 100  # 100 quantile levels; the extreme rows are never released

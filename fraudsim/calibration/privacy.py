@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 MECHANISM = "laplace"
 NOISE_FLOOR = 3.0  # noisy cells below this many noise scales are suppressed (as zero)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from fraudsim.evaluate.metrics import daily_alerts
+from fraudsim.detection.metrics import daily_alerts
 
 SEGMENTS = ("age_band", "income_band", "region")
 """Customer columns (customers table) a report breaks recall and friction down by."""

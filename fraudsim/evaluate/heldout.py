@@ -254,7 +254,7 @@ def weekly(ranks: pl.DataFrame, start: object, budget: int) -> pl.DataFrame:
 
 def family(key: str | None) -> str:
     """The registry family of a typology key (`card`, `account`, `aml`...), `other` if unknown."""
-    from fraudsim import registry
+    from fraudsim.typologies import registry
 
     if key is None:
         return "other"

@@ -15,7 +15,7 @@ overrides = { seed = 7 }             # optional, ScenarioConfig.with_overrides (
 `run_stress` simulates the training scenario, fits the detector on its transactions, then per
 entry simulates the scenario, scores it and reports:
 
-- at the real daily alert budget (`fraudsim.evaluate.metrics`, all fraud competing): PR-AUC and
+- at the real daily alert budget (`fraudsim.detection.metrics`, all fraud competing): PR-AUC and
   its curve, recall, per typology key (`heldout.typology_key`: variants keep their label) the
   recall, time to first alert and money lost before it, and customer friction;
 - the held-out measurement (`fraudsim.evaluate.heldout`): per typology key its class (seen,
@@ -26,7 +26,7 @@ entry simulates the scenario, scores it and reports:
 - optionally the detector on a user's real labelled table (`fraudsim.evaluate.validate`).
 
 The suite summary pools each typology over the entries (`heldout.summarise`). A report may
-carry `rounds` (detector-in-the-loop rounds, `fraudsim.evaluate.loop`): `report_html` renders
+carry `rounds` (detector-in-the-loop rounds, `fraudsim.evaluate.rounds`): `report_html` renders
 its `html` fragment when present. `report.json` and a self-contained `report.html` (plots
 embedded) are written to `out_dir`.
 """
@@ -44,14 +44,13 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fraudsim.config import load_scenario
-from fraudsim.errors import ConfigError, OutputError, format_validation_error
-from fraudsim.evaluate import heldout
-from fraudsim.evaluate.breakdown import breakdowns
-from fraudsim.evaluate.detectors import load_detector
-from fraudsim.evaluate.jsonsafe import json_safe as _clean
-from fraudsim.evaluate.jsonsafe import write_text_atomic as _atomic_write
-from fraudsim.evaluate.metrics import (
+from fraudsim.config.scenario import load_scenario
+from fraudsim.core.errors import ConfigError, OutputError, format_validation_error
+from fraudsim.core.files import json_safe as _clean
+from fraudsim.core.files import write_text_atomic as _atomic_write
+from fraudsim.core.tomlfile import one_line, read_toml
+from fraudsim.detection.detectors import load_detector
+from fraudsim.detection.metrics import (
     daily_alerts,
     per_typology_recall,
     pr_auc,
@@ -59,7 +58,8 @@ from fraudsim.evaluate.metrics import (
     recall_at_daily_budget,
     time_to_first_alert,
 )
-from fraudsim.tomlfile import one_line, read_toml
+from fraudsim.evaluate import heldout
+from fraudsim.evaluate.breakdown import breakdowns
 
 
 class SuiteEntry(BaseModel):

@@ -206,7 +206,7 @@ def _rounds(report: dict) -> list[str]:
     r = report.get("rounds")
     if not r:
         return []
-    # The fragment comes from fraudsim.evaluate.loop (our own code), not from user input.
+    # The fragment comes from fraudsim.evaluate.rounds (our own code), not from user input.
     return ["<h2>Detector in the loop: rounds</h2>", str(r.get("html", ""))]
 
 

@@ -29,10 +29,10 @@ import numpy as np
 import polars as pl
 import polars.selectors as cs
 
-from fraudsim.errors import ConfigError
-from fraudsim.evaluate.metrics import pr_auc, pr_curve, recall_at_daily_budget
+from fraudsim.core.errors import ConfigError
+from fraudsim.detection.features import build_features
+from fraudsim.detection.metrics import pr_auc, pr_curve, recall_at_daily_budget
 from fraudsim.export.schema import CHANNELS, TX_TYPES
-from fraudsim.features import build_features
 
 
 @dataclass

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fraudsim.evaluate.fidelity import FidelityStats, fidelity_table
 from fraudsim.export import schema
+from fraudsim.export.fidelity import FidelityStats, fidelity_table
 
 if TYPE_CHECKING:
     from fraudsim.dataset import Dataset

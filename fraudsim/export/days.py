@@ -18,13 +18,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from fraudsim.channels import EVENT_COLUMNS
+from fraudsim.core.ids import transaction_ids
+from fraudsim.core.ledger import EVENT_COLUMNS, Batch, make_batch
 from fraudsim.export import schema
-from fraudsim.ids import transaction_ids
-from fraudsim.ledger import Batch, make_batch
 
 if TYPE_CHECKING:
-    from fraudsim.world import World
+    from fraudsim.world.model import World
 
 
 def empty_rows() -> Batch:

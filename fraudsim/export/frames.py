@@ -14,7 +14,7 @@ from fraudsim.export.days import wall_clock_epoch
 from fraudsim.export.strings import string_series
 
 if TYPE_CHECKING:
-    from fraudsim.world import World
+    from fraudsim.world.model import World
 
 
 def _enum(codes: np.ndarray, categories: tuple[str, ...] | list[str]) -> pl.Series:

@@ -35,16 +35,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fraudsim.errors import OutputError
-from fraudsim.evaluate.fidelity import FidelityStats
+from fraudsim.core.errors import OutputError
+from fraudsim.core.ledger import Batch
 from fraudsim.export.card import dataset_card
 from fraudsim.export.days import FrameContext, arrow_from_rows, events_arrow
+from fraudsim.export.fidelity import FidelityStats
 from fraudsim.export.manifest import build_manifest
-from fraudsim.ledger import Batch
 
 if TYPE_CHECKING:
     from fraudsim.dataset import Dataset
-    from fraudsim.world import World
+    from fraudsim.world.model import World
 
 MANIFEST = "manifest.json"
 SHARD_RECORD = "shard.json"

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fraudsim.errors import ConfigError
-from fraudsim.evaluate.jsonsafe import write_text_atomic
+from fraudsim.core.errors import ConfigError
+from fraudsim.core.files import write_text_atomic
 from fraudsim.report import html, leakage, plots, representation, targets
 from fraudsim.report.run import open_run
 

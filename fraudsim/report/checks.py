@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudsim.evaluate.fidelity import FidelityCheck
+from fraudsim.export.fidelity import FidelityCheck
 
 Check = dict[str, Any]
 
@@ -82,7 +82,7 @@ def ks(section: str, name: str, distance: float, tol: float, note: str = "") -> 
 
 
 def from_fidelity(section: str, check: FidelityCheck) -> Check:
-    """The writer's own checks (fraudsim.evaluate.fidelity), in this module's form."""
+    """The writer's own checks (fraudsim.export.fidelity), in this module's form."""
     return make(
         section,
         check.name,

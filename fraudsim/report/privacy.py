@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 SAMPLE = 20_000
 PERCENTILES = (1, 5, 25, 50, 75, 95)

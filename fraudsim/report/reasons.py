@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fraudsim.errors import FraudsimError
+from fraudsim.core.errors import FraudsimError
 from fraudsim.report.checks import Check
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _declines(check: Check, run: RunData) -> str:
 
 
 def _report_delay(check: Check, run: RunData) -> str:
-    from fraudsim import registry
+    from fraudsim.typologies import registry
 
     ep = run.table("episodes").filter(pl.col("is_fraud") & pl.col("reported_at").is_not_null())
     days = (pl.col("reported_at") - pl.col("start")).dt.total_seconds() / 86400

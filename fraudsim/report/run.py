@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from fraudsim.calibration import Profile, load_profile
-from fraudsim.errors import ConfigError, FraudsimError
+from fraudsim.core.errors import ConfigError, FraudsimError
 
 TABLES = ("customers", "accounts", "cards", "merchants", "events", "episodes", "daily_stats")
 DAYS_PER_MONTH = 30.44

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.registry import register
 
 
 class AccountTakeoverParams(TypologyParams):

@@ -12,8 +12,8 @@ import simpy
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from fraudsim.agents.fraudster import Fraudster
-    from fraudsim.channels import Channels, Outcome
+    from fraudsim.world.actions import Channels, Outcome
+    from fraudsim.world.agents.fraudster import Fraudster
 
 Family = Literal["card", "account", "aml", "lookalike"]
 ReportKind = Literal["card", "account", "scam", "aml", "dispute", "never"]
@@ -66,7 +66,7 @@ class Typology(ABC):
     kept) or stop. `on_declined` sees every declined attempt and may adapt `ep.state` (smaller
     amounts, another merchant, slower pace). Adaptation happens only in adaptive scenarios.
 
-    A detector in the bank (fraudsim.agents.detector) interrupts with a cause naming it; then
+    A detector in the bank (world.agents.live_detector) interrupts with a cause naming it; then
     `on_detected` runs first. Fraudsters learn from such losses *between campaigns*, not within
     one (a ring reviews what went wrong and changes its playbook): at each campaign's end the
     detector calls `learn(stopped_share)` with the share of the typology's episodes it stopped,
@@ -77,7 +77,7 @@ class Typology(ABC):
     """
 
     # Share of the remaining way learnt in one campaign in which the detector stopped every
-    # episode. Measured (fraudsim.evaluate.loop, README "Rounds"): the detector stops about a
+    # episode. Measured (fraudsim.evaluate.rounds, README "Rounds"): the detector stops about a
     # third of the episodes a week, so evasion reaches ~0.3 after one week of blocks and ~0.55
     # after two, which a fixed detector's recall visibly feels.
     evasion_rate: ClassVar[float] = 1.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fraudsim.channels import Outcome
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.registry import register
+from fraudsim.world.actions import Outcome
 
 
 class CardTestingParams(TypologyParams):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, TypologyParams
 from fraudsim.typologies.lookalikes import _Honest
+from fraudsim.typologies.registry import register
 
 
 class LargeTransferParams(TypologyParams):

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from fraudsim.channels import Outcome
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.registry import register
+from fraudsim.world.actions import Outcome
 
 HOUR = 3_600
 OUTSIDE = -2  # plan source meaning "funds arrive from another bank"

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from fraudsim.agents.fraudster import Ring
-from fraudsim.channels import HOUR, Outcome
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, PlannedTypology, TypologyParams
+from fraudsim.typologies.registry import register
+from fraudsim.world.actions import HOUR, Outcome
+from fraudsim.world.agents.fraudster import Ring
 
 
 class MuleNetworkParams(TypologyParams):

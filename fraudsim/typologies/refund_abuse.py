@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from fraudsim.channels import Outcome
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.registry import register
+from fraudsim.world.actions import Outcome
 
 if TYPE_CHECKING:
-    from fraudsim.channels import Channels
-    from fraudsim.world import World
+    from fraudsim.world.actions import Channels
+    from fraudsim.world.model import World
 
 DAY = 86_400
 HOUR = 3_600

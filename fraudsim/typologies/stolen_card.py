@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from fraudsim.channels import Outcome
-from fraudsim.registry import register
 from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.registry import register
+from fraudsim.world.actions import Outcome
 
 HOUR = 3_600
 DAY = 86_400

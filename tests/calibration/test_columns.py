@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from fraudsim.calibration.columns import parse_column_map, read_source
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 BERKA = FIXTURES / "berka" / "trans_sample.asc"

@@ -12,7 +12,7 @@ from fraudsim.calibration import load_profile
 from fraudsim.calibration.columns import parse_column_map, read_source
 from fraudsim.calibration.fromdata import derive_profile, write_profile
 from fraudsim.cli import app
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 BERKA = FIXTURES / "berka" / "trans_sample.asc"

@@ -10,7 +10,7 @@ import pytest
 
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.calibration.profile import builtin_profiles, lognormal_mixture_median
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 
 
 def _default_text() -> str:

@@ -1,4 +1,4 @@
-"""Tests of `fraudsim.evaluate.detectors`: learning on one simulated world, scoring another.
+"""Tests of `fraudsim.detection.detectors`: learning on one simulated world, scoring another.
 
 Training world (seed 1) and test world (seed 2) share the typologies; the GBM trains on the
 labels known by the end of its data (the default, `reported_at <= max(timestamp)`).
@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 import fraudsim
-from fraudsim.config import validate_scenario
-from fraudsim.errors import ConfigError
-from fraudsim.evaluate.detectors import (
+from fraudsim.config.scenario import validate_scenario
+from fraudsim.core.errors import ConfigError
+from fraudsim.detection.detectors import (
     RULES,
     TINY_AMOUNT,
     Detector,
@@ -27,7 +27,7 @@ from fraudsim.evaluate.detectors import (
     rule_values,
     training_labels,
 )
-from fraudsim.evaluate.metrics import pr_auc, recall_at_daily_budget
+from fraudsim.detection.metrics import pr_auc, recall_at_daily_budget
 
 TYPOLOGIES = ["card_testing.v1", "account_takeover.v1", "cnp_stolen_credentials.v1"]
 BUDGET = 50

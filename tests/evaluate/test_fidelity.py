@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from fraudsim.calibration import Profile
-from fraudsim.config import ScenarioConfig, validate_scenario
+from fraudsim.config.scenario import ScenarioConfig, validate_scenario
 from fraudsim.dataset import Dataset, simulate
-from fraudsim.evaluate.fidelity import FidelityCheck, check_fidelity, fidelity_table
+from fraudsim.export.fidelity import FidelityCheck, check_fidelity, fidelity_table
 
 PURCHASES = "card purchases per card per month"
 
@@ -137,9 +137,9 @@ def test_fidelity_table_markdown(checks: list[FidelityCheck]) -> None:
 def test_arrays_give_the_same_aggregates_as_a_table(tiny_config: ScenarioConfig) -> None:
     """The exporter's array path (`add_arrays`) counts exactly what `add` counts from the
     written table, daylight-saving change included."""
-    from fraudsim.evaluate.fidelity import FidelityStats
     from fraudsim.export import days
-    from fraudsim.world import World
+    from fraudsim.export.fidelity import FidelityStats
+    from fraudsim.world.model import World
 
     config = tiny_config.with_overrides(timezone="Europe/Berlin", start_date="2024-03-29", days=4)
     world = World(config)

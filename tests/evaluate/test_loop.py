@@ -1,4 +1,4 @@
-"""Tests of the detector in the bank (fraudsim.agents.detector) and of rounds (evaluate.loop).
+"""Tests of the detector in the bank (world.agents.live_detector) and of rounds (evaluate.rounds).
 
 Most use stub detectors (no fitting cost): `AmountDetector` scores the amount, `Oracle` scores
 the ground truth, so which entities must be blocked is known exactly.
@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from fraudsim.cli import app
-from fraudsim.config import DetectorConfig, validate_scenario
-from fraudsim.errors import ConfigError
-from fraudsim.evaluate.loop import plot_rounds, rounds_html, run_rounds, write_rounds
+from fraudsim.config.scenario import DetectorConfig, validate_scenario
+from fraudsim.core.errors import ConfigError
+from fraudsim.evaluate.rounds import plot_rounds, rounds_html, run_rounds, write_rounds
 from fraudsim.export.days import transactions_frame
-from fraudsim.world import World
+from fraudsim.world.model import World
 
 TYPOLOGIES = ["card_testing.v1", "cnp_stolen_credentials.v1", "account_takeover.v1"]
 

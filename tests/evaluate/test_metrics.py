@@ -1,4 +1,4 @@
-"""Tests of `fraudsim.evaluate.metrics` on hand-built frames with known answers."""
+"""Tests of `fraudsim.detection.metrics` on hand-built frames with known answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from fraudsim.evaluate.metrics import (
+from fraudsim.detection.metrics import (
     daily_alerts,
     per_typology_recall,
     pr_auc,

@@ -1,4 +1,4 @@
-"""Tests of `fraudsim stress` (fraudsim.evaluate.stress and fraudsim.cli_stress), end to end
+"""Tests of `fraudsim stress` (fraudsim.evaluate.stress and fraudsim.cli.stress), end to end
 on tiny worlds."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fraudsim.cli_stress import stress
-from fraudsim.errors import ConfigError
+from fraudsim.cli.stress import stress
+from fraudsim.core.errors import ConfigError
 from fraudsim.evaluate import heldout
 from fraudsim.evaluate.stress import load_suite, run_stress
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from fraudsim.config import ScenarioConfig
+from fraudsim.config.scenario import ScenarioConfig
 from fraudsim.export import days
-from fraudsim.world import World
+from fraudsim.world.model import World
 
 
 def test_day_tables_are_typed_ordered_and_null_where_nothing_is(

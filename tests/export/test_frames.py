@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fraudsim import identity
-from fraudsim.config import ScenarioConfig, TypologyConfig
+from fraudsim.config.scenario import ScenarioConfig, TypologyConfig
 from fraudsim.export import frames
-from fraudsim.world import World
+from fraudsim.world import identity
+from fraudsim.world.model import World
 
 
 def test_identities_opened_during_the_run_are_exported(small_config: ScenarioConfig) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraudsim.config import ScenarioConfig, validate_scenario
+from fraudsim.config.scenario import ScenarioConfig, validate_scenario
 from fraudsim.dataset import TABLES, Dataset, simulate
 from fraudsim.export import schema
 

@@ -28,9 +28,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fraudsim.cli import app
-from fraudsim.config import ScenarioConfig, validate_scenario
+from fraudsim.config.scenario import ScenarioConfig, validate_scenario
+from fraudsim.core.errors import OutputError
 from fraudsim.dataset import run_to_directory
-from fraudsim.errors import OutputError
 from fraudsim.export import writer as writer_mod
 from fraudsim.export.writer import MANIFEST, verify_run
 

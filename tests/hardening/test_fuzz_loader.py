@@ -5,7 +5,7 @@ delete, duplicate, flip, inject garbage and non-UTF-8 bytes, deep nesting) and o
 document (rename, drop or add keys; replace values by other types, huge, negative, non-finite,
 path-like or code-like strings), re-serialised as TOML. For every case:
 
-- `fraudsim.config.load_scenario` returns a ScenarioConfig or raises ConfigError, whose message
+- `config.scenario.load_scenario` returns a ScenarioConfig or raises ConfigError, whose message
   is one line starting with the file's path; nothing else escapes;
 - `fraudsim scenarios validate FILE` exits 0 or 2, and on 2 prints exactly one `error:` line;
 - `fraudsim run FILE --out DIR` on a file that does not validate exits 2 with one line and
@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fraudsim.cli import app
-from fraudsim.config import ScenarioConfig, load_scenario
-from fraudsim.errors import ConfigError
+from fraudsim.config.scenario import ScenarioConfig, load_scenario
+from fraudsim.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = {p.name: p.read_bytes() for p in sorted((ROOT / "scenarios").glob("*.toml"))}

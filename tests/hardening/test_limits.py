@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import fraudsim.world
+import fraudsim.world.model
 from fraudsim.cli import app
-from fraudsim.config import (
+from fraudsim.config.scenario import (
     BYTES_PER_ROW,
     MAX_ROWS,
     ScenarioConfig,
@@ -17,8 +17,8 @@ from fraudsim.config import (
     load_scenario,
     validate_scenario,
 )
+from fraudsim.core.errors import ConfigError
 from fraudsim.dataset import run_to_directory, simulate
-from fraudsim.errors import ConfigError
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def no_world(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a world was built for an absurd scenario")
 
-    monkeypatch.setattr(fraudsim.world.World, "__init__", refuse)
+    monkeypatch.setattr(fraudsim.world.model.World, "__init__", refuse)
 
 
 def _load(tmp_path: Path, body: str) -> ScenarioConfig:

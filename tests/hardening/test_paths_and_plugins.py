@@ -14,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from fraudsim import registry
-from fraudsim.cli import app, resolve_output
-from fraudsim.config import NAME_PATTERN, ScenarioConfig, load_scenario, validate_scenario
-from fraudsim.errors import ConfigError
+from fraudsim.cli import app
+from fraudsim.cli.app import resolve_output
+from fraudsim.config.scenario import NAME_PATTERN, ScenarioConfig, load_scenario, validate_scenario
+from fraudsim.core.errors import ConfigError
 from fraudsim.export.writer import verify_run
-from fraudsim.fraud import resolve_typologies
+from fraudsim.typologies import registry
+from fraudsim.world.fraud_engine import resolve_typologies
 
 runner = CliRunner()
 ESCAPES = [
@@ -128,7 +129,7 @@ def test_explicit_out_outside_the_working_tree_is_allowed(
 PLUGIN_MODULE = "fraudsim_fake_plugin"
 PLUGIN_SOURCE = """
 import pathlib
-from fraudsim.registry import register
+from fraudsim.typologies.registry import register
 from fraudsim.typologies.base import Typology, TypologyParams
 
 pathlib.Path(__file__).with_name("imported.marker").write_text("yes")

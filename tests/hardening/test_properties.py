@@ -25,9 +25,9 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraudsim import registry
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 from fraudsim.dataset import Dataset, simulate
+from fraudsim.typologies import registry
 
 EXAMPLES = int(os.environ.get("FRAUDSIM_PROPERTY_EXAMPLES", "40"))
 SETTINGS = settings(

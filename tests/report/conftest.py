@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 from fraudsim.dataset import run_to_directory
 
 SCENARIO = {

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fraudsim.cli import app
-from fraudsim.errors import ConfigError
+from fraudsim.core.errors import ConfigError
 from fraudsim.export.writer import verify_run
 from fraudsim.report import build_report
 from fraudsim.report.leakage import audit_frame, sample_rows

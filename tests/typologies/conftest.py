@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 
 def run_world(

@@ -3,7 +3,7 @@
 import polars as pl
 
 from fraudsim import simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 
 def _run(params: dict, episodes: int, seed: int = 7, **extra):

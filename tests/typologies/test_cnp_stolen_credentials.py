@@ -4,7 +4,7 @@ at inflated amounts; under step-up it splits purchases below the threshold."""
 import polars as pl
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 NAME = "cnp_stolen_credentials.v1"
 

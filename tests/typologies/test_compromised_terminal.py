@@ -4,7 +4,7 @@ elsewhere (online, or cash at far-away ATMs); their honest rows at the shop stay
 import polars as pl
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 NAME = "compromised_terminal.v1"
 WINDOW_DAYS = 3

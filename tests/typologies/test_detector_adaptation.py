@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 from fraudsim.export.days import transactions_frame
-from fraudsim.world import World
+from fraudsim.world.model import World
 
 
 def _fraud_rows(typology: str, evasion: float, adaptive: bool = True) -> tuple[World, pl.DataFrame]:

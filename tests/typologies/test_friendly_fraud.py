@@ -4,7 +4,7 @@ import polars as pl
 
 from fraudsim import simulate
 from fraudsim.calibration import load_profile
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 NAME = "friendly_fraud.v1"
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
-from fraudsim.world import World
+from fraudsim.config.scenario import validate_scenario
+from fraudsim.world.model import World
 
 SHAPES = {
     "fan_in.v1": {"sources": 7},
@@ -198,7 +198,7 @@ def test_stack_is_layered_complete_fans(world_tx):
 
 def test_expected_rows_match_the_shapes(world_tx):
     ds, _ = world_tx
-    from fraudsim import registry
+    from fraudsim.typologies import registry
 
     for name, params in SHAPES.items():
         cls = registry.get(name)

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 
 def run_world(entries: list[dict], days: int = 12, seed: int = 5) -> Dataset:

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from fraudsim import Dataset, simulate
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 
 LOOKALIKES = {
     "payroll_fan_out.v1": {"employees": 10, "outside_share": 0.2},

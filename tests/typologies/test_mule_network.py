@@ -6,9 +6,9 @@ import polars as pl
 from conftest import run_world
 
 from fraudsim import Dataset
-from fraudsim.config import validate_scenario
+from fraudsim.config.scenario import validate_scenario
 from fraudsim.export.days import transactions_frame
-from fraudsim.world import World
+from fraudsim.world.model import World
 
 NAME = "mule_network.v1"
 NO_BLOCK = {"bank": {"block_on_report": False}}

@@ -1,0 +1,1 @@
+"""Configuration: the scenario schema and typology schedules."""

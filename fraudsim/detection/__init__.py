@@ -1,0 +1,1 @@
+"""Detection: features, detectors and metrics (used by the bank agent and by evaluation)."""

@@ -1,0 +1,1 @@
+"""Scale-out: shard plans and the runner that executes shards in-process or on Dask."""

@@ -1,0 +1,1 @@
+"""The simulated world: model, population, settlement, fraud engine, traffic and agents."""

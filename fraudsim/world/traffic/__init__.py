@@ -1,0 +1,1 @@
+"""Honest traffic: routine spending, profile events and empirical (fitted) traffic."""

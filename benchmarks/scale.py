@@ -40,7 +40,7 @@ def _cpu_ticks() -> tuple[int, int]:
 def one(rows: float, days: int, workers: int, shard_size: int, scenario: str) -> dict:
     """Run once in this process and return the measurements."""
     from fraudsim import load_scenario
-    from fraudsim.dataset import run_to_directory
+    from fraudsim.api import run_to_directory
 
     customers = max(1000, round(rows / (ROWS_PER_CUSTOMER_DAY * days)))
     config = load_scenario(scenario).with_overrides(

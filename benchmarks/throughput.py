@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from fraudsim import load_scenario
-from fraudsim.dataset import run_to_directory
+from fraudsim.api import run_to_directory
 from fraudsim.world.model import World  # noqa: F401  (import Mesa before the clock starts)
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from fraudsim.api import simulate
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.config.scenario import ScenarioConfig, validate_scenario
-from fraudsim.dataset import Dataset, simulate
+from fraudsim.dataset import Dataset
 from fraudsim.world.model import World
 from fraudsim.world.population import Population
 

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from fraudsim import simulate
+from fraudsim.api import run_to_directory
 from fraudsim.config.scenario import ScenarioConfig
-from fraudsim.dataset import Dataset, run_to_directory
+from fraudsim.dataset import Dataset
 from fraudsim.export.writer import MANIFEST, verify_run
 
 

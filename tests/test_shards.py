@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fraudsim.api import run_to_directory, simulate
 from fraudsim.config.scenario import ScenarioConfig, TypologyConfig
+from fraudsim.config.shards import ShardPlan
 from fraudsim.core.rng import SeedStreams
-from fraudsim.dataset import run_to_directory, simulate
 from fraudsim.export.writer import MANIFEST, verify_run
-from fraudsim.scale.shards import ShardPlan
 from fraudsim.world.model import World
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from fraudsim.core.errors import ConfigError
+from fraudsim.core.files import sha256_file
 
 CANONICAL = (
     "timestamp",
@@ -313,8 +314,6 @@ def read_source(
     if frame.height == 0:
         raise ConfigError(f"{label}: no rows with both a timestamp and an amount")
     first, last = frame["timestamp"].min(), frame["timestamp"].max()
-    from fraudsim.export.writer import sha256_file  # here: the writer imports calibration
-
     return SourceTable(
         frame=frame,
         has_time=has_time,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 import tomllib
@@ -17,7 +16,9 @@ from pydantic import ValidationError
 
 from fraudsim.calibration.columns import SourceTable
 from fraudsim.calibration.privacy import Privacy, quantiles_from_histogram
+from fraudsim.calibration.profile import Profile
 from fraudsim.core.errors import ConfigError, OutputError, format_validation_error
+from fraudsim.core.version import __version__
 
 DAYS_PER_MONTH = 30.44
 LEVELS = (np.arange(100) + 0.5) / 100  # 100 quantile levels; the extreme rows are never released
@@ -82,15 +83,6 @@ def map_type(name: str, direction: str, taken: set[tuple[str, str, str]]) -> tup
 def day_index(dates: pl.Expr) -> pl.Expr:
     """Day of month 1..30, with the last day of every month as 31."""
     return pl.when(dates == dates.dt.month_end()).then(31).otherwise(dates.dt.day())
-
-
-def calendar_occurrences(first: dt.date, last: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """How often each weekday (0..6) and day index (1..31, index 0 unused) occur in a range."""
-    days = pl.select(pl.date_range(first, last, "1d").alias("d"))
-    frame = days.select(pl.col("d").dt.weekday() - 1, day_index(pl.col("d")).alias("i"))
-    weekday = np.bincount(frame["d"].to_numpy(), minlength=7).astype(np.float64)
-    index = np.bincount(frame["i"].to_numpy(), minlength=32).astype(np.float64)
-    return weekday, index
 
 
 def fit_calendar(
@@ -318,8 +310,6 @@ def derive_profile(
 
     DP noise (with `epsilon`) comes from OS entropy on purpose: a seeded noise stream could be
     regenerated and subtracted."""
-    from fraudsim import __version__
-
     if currency is not None and not (len(currency) == 3 and currency.isalpha()):
         raise ConfigError(f"--currency: '{currency}'; allowed: a 3-letter ISO 4217 code")
     privacy = Privacy(epsilon, min_count, _kinds(source), np.random.default_rng())
@@ -408,8 +398,6 @@ def derive_profile(
 
 def write_profile(profile: dict[str, Any], path: str | Path) -> Path:
     """Validate and write a profile atomically (temporary file in the same folder, renamed)."""
-    from fraudsim.calibration.profile import Profile
-
     path = Path(path)
     try:
         Profile.model_validate(profile)  # never write what cannot be loaded back

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fraudsim.core.codes import CHANNELS, TX_TYPES
 from fraudsim.core.errors import ConfigError, format_validation_error
 from fraudsim.core.tomlfile import read_toml
-from fraudsim.export.schema import CHANNELS, TX_TYPES
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]

@@ -17,8 +17,8 @@ from fraudsim.cli.app import (
     resolve_scenario,
 )
 from fraudsim.config.scenario import load_scenario
+from fraudsim.config.shards import ShardPlan
 from fraudsim.core.errors import FraudsimError
-from fraudsim.scale.shards import ShardPlan
 
 
 def run(
@@ -49,7 +49,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Simulate a scenario and write its dataset to a run directory."""
-    from fraudsim.dataset import run_to_directory
+    from fraudsim.api import run_to_directory
 
     try:
         config = load_scenario(resolve_scenario(scenario)).with_overrides(

@@ -7,8 +7,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DAY = 86_400
-
 
 class Schedule(BaseModel):
     """When episodes start.

@@ -1,8 +1,9 @@
-"""Report output helpers: JSON-safe copies (NaN -> None, numpy scalars -> Python, dates ->
-strings) and atomic text files."""
+"""Safe file output: JSON-safe copies (NaN -> None, numpy scalars -> Python, dates -> strings),
+atomic text files and file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -47,3 +48,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -30,9 +30,9 @@ import polars as pl
 import polars.selectors as cs
 from threadpoolctl import threadpool_limits
 
+from fraudsim.core.codes import INTERNAL_TRANSFER_TYPES, TX_TYPES
 from fraudsim.core.errors import ConfigError
 from fraudsim.detection.features import build_features
-from fraudsim.export.schema import INTERNAL_TRANSFER_TYPES, TX_TYPES
 
 LABELS = ("reported", "is_fraud")
 """Label modes: `reported` (known by the end of the training data) or `is_fraud` (truth)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from fraudsim.export.schema import CHANNELS, TX_TYPES
+from fraudsim.core.codes import CHANNELS, TX_TYPES
 
 WINDOWS: dict[str, str] = {"1h": "1h", "1d": "1d", "7d": "7d", "30d": "30d"}
 """Window suffix -> polars duration of the per-card and per-customer rolling windows."""

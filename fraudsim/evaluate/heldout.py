@@ -29,6 +29,8 @@ import math
 import numpy as np
 import polars as pl
 
+from fraudsim.typologies import registry
+
 BUDGETS = (10, 25, 50, 100, 200, 400, 1000)
 """Daily alert budgets of the recall-vs-budget curves."""
 
@@ -254,7 +256,6 @@ def weekly(ranks: pl.DataFrame, start: object, budget: int) -> pl.DataFrame:
 
 def family(key: str | None) -> str:
     """The registry family of a typology key (`card`, `account`, `aml`...), `other` if unknown."""
-    from fraudsim.typologies import registry
 
     if key is None:
         return "other"

@@ -59,8 +59,9 @@ from fraudsim.core.files import json_safe as _clean
 from fraudsim.core.files import write_text_atomic as _atomic_write
 from fraudsim.detection.detectors import Detector, load_detector
 from fraudsim.detection.metrics import pr_auc
-from fraudsim.export.days import transactions_frame
 from fraudsim.world.agents.live_detector import LiveDetector, epoch_of
+from fraudsim.world.model import World
+from fraudsim.world.tables import transactions_frame
 
 DEFAULT_CUSTOMERS = 3_000
 DEFAULT_DAYS = 7
@@ -230,7 +231,6 @@ def _run_arm(
     """One continuing world: round r runs days `bounds[r]` to `bounds[r + 1]`; round 0 without
     the detector."""
     rounds = len(bounds) - 2
-    from fraudsim.world.model import World
 
     world = World(config)
     world.bank.attach_detector(live, fit=False)  # the rounds decide when to fit

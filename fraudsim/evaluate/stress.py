@@ -44,6 +44,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fraudsim.api import simulate
 from fraudsim.config.scenario import load_scenario
 from fraudsim.core.errors import ConfigError, OutputError, format_validation_error
 from fraudsim.core.files import json_safe as _clean
@@ -60,6 +61,8 @@ from fraudsim.detection.metrics import (
 )
 from fraudsim.evaluate import heldout
 from fraudsim.evaluate.breakdown import breakdowns
+from fraudsim.evaluate.stress_html import render_html
+from fraudsim.evaluate.validate import evaluate_real, read_real
 
 
 class SuiteEntry(BaseModel):
@@ -269,7 +272,6 @@ def run_stress(
         ConfigError: One line, on a bad suite, scenario, override, detector or real table.
         OutputError: When the report cannot be written.
     """
-    from fraudsim.dataset import simulate
 
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ConfigError(f"budget must be a positive integer (got {budget!r})")
@@ -287,8 +289,6 @@ def run_stress(
     model = load_detector(detector)
     real = None
     if validate is not None:  # read (and refuse) the real table before the simulations too
-        from fraudsim.evaluate.validate import read_real
-
         real = read_real(**validate)
 
     timings: dict[str, float] = {}
@@ -355,8 +355,6 @@ def run_stress(
         "entries": entries,
     }
     if real is not None:
-        from fraudsim.evaluate.validate import evaluate_real
-
         tick = time.perf_counter()
         report["validation"] = evaluate_real(model, detector, real, budget, entries)
         timings["validate"] = time.perf_counter() - tick
@@ -401,7 +399,6 @@ def _summary(entries: list[dict]) -> dict:
 
 
 def _write_reports(out_dir: Path, report: dict) -> None:
-    from fraudsim.evaluate.stress_html import render_html
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,11 @@ import numpy as np
 import polars as pl
 import polars.selectors as cs
 
+from fraudsim.calibration.columns import parse_column_map, read_source
+from fraudsim.core.codes import CHANNELS, TX_TYPES
 from fraudsim.core.errors import ConfigError
 from fraudsim.detection.features import build_features
 from fraudsim.detection.metrics import pr_auc, pr_curve, recall_at_daily_budget
-from fraudsim.export.schema import CHANNELS, TX_TYPES
 
 
 @dataclass
@@ -72,7 +73,6 @@ def read_real(
         ConfigError: One line naming the file: unreadable, a missing or unparsable column, or
             no label column (or no fraud / no legit row).
     """
-    from fraudsim.calibration.columns import parse_column_map, read_source
 
     if isinstance(columns, str):
         columns = parse_column_map(columns)

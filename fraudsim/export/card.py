@@ -10,7 +10,7 @@ from fraudsim.export import schema
 from fraudsim.export.fidelity import FidelityStats, fidelity_table
 
 if TYPE_CHECKING:
-    from fraudsim.dataset import Dataset
+    from fraudsim.export.run import RunTables
 
 
 def _dtype_name(dtype: object) -> str:
@@ -37,7 +37,9 @@ def schema_markdown(tz: str = "UTC", tables: tuple[str, ...] | None = None) -> s
     return "\n".join(parts)
 
 
-def dataset_card(dataset: Dataset, totals: dict[str, float], fmt: str, stats: FidelityStats) -> str:
+def dataset_card(
+    dataset: RunTables, totals: dict[str, float], fmt: str, stats: FidelityStats
+) -> str:
     """The card, from the totals and fidelity aggregates gathered while writing."""
     cfg = dataset.config
     n_rows, fraud = int(totals["rows"]), int(totals["fraud_rows"])

@@ -3,7 +3,8 @@
 The exporter's hot path. Tables are built straight from the day's numpy columns as Arrow arrays
 (ids gathered, codes as dictionary arrays over the schema's categories, null masks packed into
 validity bitmaps) with the Arrow schema polars gives the same table, so Parquet readers and the
-in-memory API (polars, via `transactions_frame` and `events_frame`) see the same types.
+in-memory API (polars, via `world.tables.transactions_frame` and `events_frame`) see the same
+types.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -21,9 +22,6 @@ import pyarrow as pa
 from fraudsim.core.ids import transaction_ids
 from fraudsim.core.ledger import EVENT_COLUMNS, Batch, make_batch
 from fraudsim.export import schema
-
-if TYPE_CHECKING:
-    from fraudsim.world.model import World
 
 
 def empty_rows() -> Batch:
@@ -103,28 +101,7 @@ class FrameContext:
     pattern_names: list[str]
     id_key: int
     shard: int = 0
-
-    @classmethod
-    def of(cls, world: World) -> FrameContext:
-        pop = world.population
-        return cls(
-            pop.customers["id"],
-            pop.accounts["id"],
-            pop.cards["id"],
-            pop.merchants["id"],
-            pop.terminals["id"],
-            pop.devices["id"],
-            pop.merchants["category"],
-            pop.category_mcc,
-            world.config.timezone,
-            world.config.start_date,
-            world.profile.minor_per_major,
-            world.currency,
-            list(world.fraud.channels.fraud_type_names),
-            list(world.fraud.channels.pattern_names),
-            world.streams.key("transaction_ids"),
-            world.shard,
-        )
+    event_id_key: int = 0
 
 
 def day_ranked_ids(t: np.ndarray, key: int, shard: int) -> np.ndarray:
@@ -139,11 +116,6 @@ def day_ranked_ids(t: np.ndarray, key: int, shard: int) -> np.ndarray:
         mine = day == d
         ids[mine] = transaction_ids(key, 1, shard, int(d), int(mine.sum()))[rank[mine]]
     return ids
-
-
-def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
-    """Schema-typed transactions table from settled internal rows."""
-    return frame_from_rows(rows, FrameContext.of(world))
 
 
 def time_order(epoch: np.ndarray) -> np.ndarray:
@@ -322,20 +294,14 @@ def local_wall_clock(epoch: np.ndarray, tz: str) -> np.ndarray:
     return epoch + offsets[hour - first]
 
 
-def events_frame(world: World, batches: list[dict[str, Any]]) -> pl.DataFrame:
-    """Honest and fraudulent non-payment events of some days, in time order (polars)."""
-    return pl.from_arrow(events_arrow(world, batches))  # type: ignore[return-value]
-
-
-def events_arrow(world: World, batches: list[dict[str, Any]]) -> pa.Table:
+def events_arrow(ctx: FrameContext, batches: list[dict[str, Any]]) -> pa.Table:
     """Honest and fraudulent non-payment events of some days, in time order, built straight
     as Arrow arrays (like `arrow_from_rows`).
 
     Ids encode only the shard, the day and the rank in the day (as for transactions), so a day's
     events get the same ids whether written a day at a time or all at the end.
     """
-    pop = world.population
-    tz = world.config.timezone
+    tz = ctx.tz
     data = {
         c: np.concatenate(
             [np.asarray(b[c], dtype=np.int64) for b in batches] or [np.zeros(0, np.int64)]
@@ -344,23 +310,23 @@ def events_arrow(world: World, batches: list[dict[str, Any]]) -> pa.Table:
     }
     order = np.argsort(data["t"], kind="stable")
     data = {c: v[order] for c, v in data.items()}
-    event_ids = day_ranked_ids(data["t"], world.streams.key("ids", 8), world.shard)
+    event_ids = day_ranked_ids(data["t"], ctx.event_id_key, ctx.shard)
     account, device, episode = data["account"], data["device"], data["episode"]
-    epoch = wall_clock_epoch(data["t"], world.config.start_date, tz)
+    epoch = wall_clock_epoch(data["t"], ctx.start, tz)
     columns = [
         pa.array(event_ids),
         pa.array(epoch * 1_000_000).view(pa.timestamp("us", tz=tz)),
-        pa.array(pop.customers["id"][data["customer"]]),
-        _valid_where(pop.accounts["id"][np.maximum(account, 0)], account >= 0),
-        _valid_where(pop.devices["id"][np.maximum(device, 0)], device >= 0),
+        pa.array(ctx.customer_ids[data["customer"]]),
+        _valid_where(ctx.account_ids[np.maximum(account, 0)], account >= 0),
+        _valid_where(ctx.device_ids[np.maximum(device, 0)], device >= 0),
         pa.DictionaryArray.from_arrays(
             pa.array(data["event_type"].astype(np.uint8)),
             _categories(tuple(schema.EVENT_TYPES)),
             ordered=True,
         ),
         pa.array(data["is_fraud"].astype(bool)),
-        _named(data["fraud_type"], world.fraud.channels.fraud_type_names),
+        _named(data["fraud_type"], ctx.fraud_type_names),
         _valid_where(episode, episode >= 0),
-        _named(data["pattern"], world.fraud.channels.pattern_names),
+        _named(data["pattern"], ctx.pattern_names),
     ]
     return pa.Table.from_arrays(columns, schema=arrow_schema("events", tz))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fraudsim.calibration import Profile
-    from fraudsim.dataset import Dataset
+    from fraudsim.export.run import RunTables
 
 PACKAGES = (
     "fraudsim",
@@ -35,7 +35,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def profile_digest(dataset: Dataset) -> str:
+def profile_digest(dataset: RunTables) -> str:
     return profile_digest_of(dataset.profile)
 
 
@@ -44,7 +44,7 @@ def profile_digest_of(profile: Profile) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build_manifest(dataset: Dataset, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def build_manifest(dataset: RunTables, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The manifest; `files` maps each written file to its sha256 and size."""
     return {
         "format_version": 1,

@@ -9,55 +9,20 @@ from dataclasses import dataclass
 
 import polars as pl
 
-CHANNELS = (
-    "pos",
-    "cnp",
-    "atm",
-    "online_banking",
-    "direct_debit",
-    "standing_order",
-    "incoming",
-    "branch",
+from fraudsim.core.codes import (  # noqa: F401  (re-exported: the schema names them)
+    ACCOUNT_KINDS,
+    CARD_KINDS,
+    CARD_PRODUCTS,
+    CHANNELS,
+    DECLINE_REASONS,
+    DIRECTIONS,
+    EVENT_TYPES,
+    INCOME_BANDS,
+    INTERNAL_TRANSFER_TYPES,
+    ROLES,
+    SEGMENTS,
+    TX_TYPES,
 )
-TX_TYPES = (
-    "purchase",
-    "atm_withdrawal",
-    "p2p_transfer",
-    "bill_payment",
-    "rent",
-    "salary",
-    "pension",
-    "savings_transfer",
-    "card_repayment",
-    "refund",
-    "cash_deposit",
-)
-DIRECTIONS = ("debit", "credit")
-DECLINE_REASONS = (
-    "none",
-    "insufficient_funds",
-    "card_blocked",
-    "account_frozen",
-    "rule",
-    "step_up_failed",
-)
-EVENT_TYPES = (
-    "login",
-    "device_change",
-    "password_reset",
-    "phone_change",
-    "new_payee",
-    "address_change",
-)
-ROLES = ("none", "victim", "mule", "fraudster")
-SEGMENTS = ("employed", "student", "retired")
-INCOME_BANDS = ("low", "lower_middle", "upper_middle", "high")
-ACCOUNT_KINDS = ("checking", "savings", "credit")
-CARD_KINDS = ("debit", "credit")
-CARD_PRODUCTS = ("classic", "junior", "gold")
-
-# Channels and types whose rows are internal transfers (credit the counterparty account).
-INTERNAL_TRANSFER_TYPES = ("p2p_transfer", "savings_transfer", "card_repayment")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fraudsim.core.errors import OutputError
+from fraudsim.core.files import sha256_file
 from fraudsim.core.ledger import Batch
 from fraudsim.export.card import dataset_card
 from fraudsim.export.days import FrameContext, arrow_from_rows, events_arrow
@@ -43,8 +43,7 @@ from fraudsim.export.fidelity import FidelityStats
 from fraudsim.export.manifest import build_manifest
 
 if TYPE_CHECKING:
-    from fraudsim.dataset import Dataset
-    from fraudsim.world.model import World
+    from fraudsim.export.run import RunTables
 
 MANIFEST = "manifest.json"
 SHARD_RECORD = "shard.json"
@@ -54,14 +53,6 @@ FORMATS = ("parquet", "csv")
 # Tables each shard writes whole at its end (events are appended a day at a time).
 ENTITY_TABLES = ("customers", "accounts", "cards", "merchants", "episodes", "daily_stats")
 _MAX_QUEUED = 3  # days handed to the writer thread before the simulation waits for it
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _explain(exc: OSError, target: Path) -> OutputError:
@@ -202,17 +193,16 @@ class ShardWriter:
 
     # -- work done while the days run ----------------------------------------------------------
 
-    def prepare(self, world: World) -> None:
+    def prepare(self, draw_identities: Callable[[], object]) -> None:
         """Draw identity strings (names, card numbers, IBANs) on the writer thread while the
         days run; the entity tables are written at the end, as typologies may add rows."""
-        from fraudsim.export import frames
+        self._submit(draw_identities)
 
-        self._submit(frames.identity_strings, world)
-
-    def add_day(self, world: World, day: int, rows: Batch) -> None:
+    def add_day(
+        self, ctx: FrameContext, day: int, rows: Batch, events: list[dict[str, Any]]
+    ) -> None:
         """Queue one settled day (transactions and the day's events) for the writer thread."""
-        events = world.take_events()
-        self._submit(self._convert_and_write, world, day, rows, events)
+        self._submit(self._convert_and_write, ctx, day, rows, events)
 
     def add_frame(self, frame: pl.DataFrame, events: pl.DataFrame) -> None:
         """Queue whole in-memory transactions and events frames, split into the same row
@@ -235,9 +225,9 @@ class ShardWriter:
         self._queued.append(self._pool.submit(fn, *args))  # type: ignore[arg-type]
 
     def _convert_and_write(
-        self, world: World, day: int, rows: Batch, events: list[dict[str, Any]]
+        self, ctx: FrameContext, day: int, rows: Batch, events: list[dict[str, Any]]
     ) -> None:
-        built = arrow_from_rows(rows, FrameContext.of(world))
+        built = arrow_from_rows(rows, ctx)
         self.fidelity.add_arrays(
             built.is_fraud,
             built.tx_type,
@@ -249,7 +239,7 @@ class ShardWriter:
         fraud = built.is_fraud
         self._count(len(fraud), int(fraud.sum()), built.amount.sum(), built.amount[fraud].sum())
         self._append_day(built.table, day)
-        table = events_arrow(world, events)
+        table = events_arrow(ctx, events)
         if table.num_rows:
             self._events.append(table)
 
@@ -424,7 +414,7 @@ class RunWriter:
 
     # -- assembling the run --------------------------------------------------------------------
 
-    def finish(self, dataset: Dataset, records: list[dict[str, Any]]) -> Path:
+    def finish(self, dataset: RunTables, records: list[dict[str, Any]]) -> Path:
         """Assemble the shards' files, write the card and manifest, move the run into place."""
         try:
             tmp = Path(

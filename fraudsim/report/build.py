@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fraudsim.calibration.columns import parse_column_map, read_source
+from fraudsim.calibration.compare import compare_to_source
 from fraudsim.core.errors import ConfigError
 from fraudsim.core.files import write_text_atomic
 from fraudsim.report import html, leakage, plots, representation, targets
+from fraudsim.report.privacy import privacy
 from fraudsim.report.run import open_run
 
 
@@ -25,8 +28,6 @@ def build_report(
     run = open_run(run_dir)
     source = None
     if against is not None:
-        from fraudsim.calibration.columns import parse_column_map, read_source
-
         mapping = (
             parse_column_map(columns) if isinstance(columns, str) or columns is None else columns
         )
@@ -49,9 +50,6 @@ def build_report(
         "leakage": leakage.leakage(run, legit_sample),
     }
     if source is not None:
-        from fraudsim.calibration.compare import compare_to_source
-        from fraudsim.report.privacy import privacy
-
         report["against"] = {"source": str(against), "sha256": source.sha256, "comparison": []}
         try:
             report["against"]["comparison"] = compare_to_source(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraudsim.calibration.compare import honest_rows
 from fraudsim.core.errors import ConfigError
 
 SAMPLE = 20_000
@@ -101,8 +102,6 @@ def dcr(
 def privacy(run_transactions: pl.LazyFrame, source: Any, profile: Any) -> dict[str, Any]:
     """DCR of the run's honest rows against a SourceTable (from fraudsim.calibration.columns)."""
     try:
-        from fraudsim.calibration.compare import honest_rows
-
         synthetic = honest_rows(run_transactions, profile)
     except (ImportError, ConfigError):
         # A profile not derived from data: compare on the simulator's own types.

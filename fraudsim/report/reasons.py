@@ -14,6 +14,7 @@ import polars as pl
 
 from fraudsim.core.errors import FraudsimError
 from fraudsim.report.checks import Check
+from fraudsim.typologies import registry
 
 if TYPE_CHECKING:
     from fraudsim.report.run import RunData
@@ -55,7 +56,6 @@ def _declines(check: Check, run: RunData) -> str:
 
 
 def _report_delay(check: Check, run: RunData) -> str:
-    from fraudsim.typologies import registry
 
     ep = run.table("episodes").filter(pl.col("is_fraud") & pl.col("reported_at").is_not_null())
     days = (pl.col("reported_at") - pl.col("start")).dt.total_seconds() / 86400

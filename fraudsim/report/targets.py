@@ -20,7 +20,9 @@ from fraudsim.report import checks as ck
 from fraudsim.report.checks import Check
 from fraudsim.report.reasons import explain
 from fraudsim.report.run import RunData
+from fraudsim.typologies import registry
 from fraudsim.world.population import BILLER_CATEGORIES
+from fraudsim.world.traffic.legit import Calendar
 
 SAMPLE = 200_000  # amounts per KS test (a random sample keeps the sort cheap)
 
@@ -687,7 +689,6 @@ def _day_shape(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed day-of-month counts and the target moved to business days over the run's
     months, as the simulator pays (a weekend day moves to the previous Friday)."""
-    from fraudsim.world.traffic.legit import Calendar
 
     counts = np.bincount(rows["day_of_month"].to_numpy(), minlength=32)[1:32].astype(float)
     dates = sorted(set(run.honest["date"].unique().to_list()))
@@ -804,7 +805,6 @@ def events(run: RunData) -> list[Check]:
 
 def fraud(run: RunData) -> list[Check]:
     """Fraud timing and reporting targets (only when the run has fraud episodes)."""
-    from fraudsim.typologies import registry
 
     f, tol = run.profile.fraud, run.profile.tolerances
     ep = run.table("episodes").filter(pl.col("is_fraud"))

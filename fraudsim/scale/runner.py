@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from fraudsim.calibration import Profile
 from fraudsim.config.scenario import ScenarioConfig
+from fraudsim.config.shards import ShardPlan
 from fraudsim.core.errors import ConfigError
-from fraudsim.scale.shards import ShardPlan
+from fraudsim.export.days import empty_rows
+from fraudsim.export.writer import ShardWriter, clear_shard
+from fraudsim.scale.collect import shard_summary, shard_tables
+from fraudsim.world import tables
+from fraudsim.world.model import World
+from fraudsim.world.tables import frame_context
 
 if TYPE_CHECKING:
     from fraudsim.export.writer import RunWriter
@@ -60,10 +66,6 @@ def _run_shard(
     on_day: DayCallback | None,
     writer_thread: bool,
 ) -> dict[str, Any]:
-    from fraudsim.dataset import shard_summary, shard_tables
-    from fraudsim.export import days
-    from fraudsim.export.writer import ShardWriter, clear_shard
-    from fraudsim.world.model import World
 
     clear_shard(work, shard, fmt)  # whatever an earlier attempt left of this shard
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -71,16 +73,19 @@ def _run_shard(
     try:
         world = World(config, profile, shard)
         built = time.perf_counter()
-        writer.prepare(world)  # identity strings drawn in the background while the days run
-        world.day_callbacks.append(lambda day, rows: writer.add_day(world, day, rows))
+        # identity strings are drawn in the background while the days run
+        writer.prepare(lambda: tables.identity_strings(world))
+        world.day_callbacks.append(
+            lambda day, rows: writer.add_day(frame_context(world), day, rows, world.take_events())
+        )
         if on_day is not None:
             world.day_callbacks.append(lambda day, rows: on_day(shard, day, len(rows["t"])))
         world.run()
         simulated = time.perf_counter()
         writer.wait()
         empty = {
-            "transactions": days.transactions_frame(world, days.empty_rows()),
-            "events": days.events_frame(world, []),
+            "transactions": tables.transactions_frame(world, empty_rows()),
+            "events": tables.events_frame(world, []),
         }
         summary = shard_summary(world)
         summary["timings"] = {

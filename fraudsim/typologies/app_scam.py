@@ -8,9 +8,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import DAY, HOUR, Outcome
 
 Variant = Literal["purchase", "romance", "investment", "impersonation", "invoice"]
 

@@ -5,19 +5,212 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
+import mesa
 import numpy as np
 import simpy
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from fraudsim.world.actions import Channels, Outcome
-    from fraudsim.world.agents.fraudster import Fraudster
-
 Family = Literal["card", "account", "aml", "lookalike"]
 ReportKind = Literal["card", "account", "scam", "aml", "dispute", "never"]
 Process = Generator[simpy.Event, Any, None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The bank's answer to one attempt."""
+
+    approved: bool
+    reason: str = "none"
+    t: int = 0
+    amount: int = 0
+
+
+class Fraudster(mesa.Agent):
+    """A person or bot committing fraud: owns devices, mule accounts, stolen cards."""
+
+    def __init__(self, model: mesa.Model, typology: str) -> None:
+        super().__init__(model)
+        self.typology = typology
+        self.devices: list[int] = []
+        self.mule_accounts: list[int] = []
+        self.stolen_cards: list[int] = []
+        self.episodes: list[int] = []
+
+
+class Ring(Fraudster):
+    """An organised group: a controller plus members (mules, recruiters)."""
+
+    def __init__(self, model: mesa.Model, typology: str) -> None:
+        super().__init__(model, typology)
+        self.members: list[int] = []  # customer idx
+
+
+class Actions(Protocol):
+    """The port: everything a typology may do to, or read from, the world.
+
+    `world.actions.Actions` implements it. `pop`, `bank` and `world` are still open to
+    typologies for reading the population tables, balances and the profile; new code should
+    prefer the methods, which say what the bank would see.
+    """
+
+    env: simpy.Environment
+    world: Any
+    pop: Any
+    bank: Any
+
+    def now(self) -> int: ...
+
+    def wait(self, seconds: float) -> simpy.Timeout:
+        """A SimPy timeout (yield it); at least one second so time moves on."""
+        ...
+
+    def sample_customers(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        max_age: int | None = None,
+        min_age: int | None = None,
+        with_credit_card: bool = False,
+    ) -> np.ndarray:
+        """Distinct customers (idx), optionally filtered by age or credit-card holding."""
+        ...
+
+    def cards_of(self, customer: int) -> np.ndarray: ...
+
+    def checking(self, customer: int) -> int: ...
+
+    def merchants(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        online: bool | None = None,
+        category: str | None = None,
+        region: int | None = None,
+    ) -> np.ndarray:
+        """Merchants (idx) drawn by size, filtered by channel, category and region."""
+        ...
+
+    def terminal_of(self, rng: np.random.Generator, merchant: int) -> int: ...
+
+    def device_of(self, customer: int) -> int:
+        """The customer's own first device (phone)."""
+        ...
+
+    def own_device(self, rng: np.random.Generator, customer: int) -> int:
+        """One of the customer's own devices, drawn as honest traffic draws it."""
+        ...
+
+    def daytime(self, rng: np.random.Generator, t: int) -> int:
+        """A time on the day of `t` (or the next) at an hour honest customers are active."""
+        ...
+
+    def new_device(self, owner: int = -1) -> int:
+        """A new device (idx); owner -1 for a fraudster's own device."""
+        ...
+
+    def open_account(
+        self,
+        age: int,
+        income: float,
+        region: int | None = None,
+        sex: str = "F",
+        phone: str | None = None,
+    ) -> tuple[int, int]:
+        """Open a new customer with a checking account (synthetic identities, new mules)."""
+        ...
+
+    def open_merchant(self, category: str, online: bool = True, region: int = -1) -> int:
+        """A new merchant (e.g. a fake storefront); honest customers never pick it."""
+        ...
+
+    def issue_card(self, customer: int, kind: str = "credit", limit: float = 1000.0) -> int:
+        """Issue a card to a customer (a credit card opens a credit account with `limit`,"""
+        ...
+
+    def card_lost(self, card: int) -> None:
+        """The physical card leaves its owner now: the owner's own payments with it stop."""
+        ...
+
+    def set_limit(self, account: int, limit: float) -> None:
+        """Change an account's overdraft or credit limit (major units, >= 0)."""
+        ...
+
+    def watch_merchant(self, merchant: int) -> None:
+        """Record, from now on, every card that pays at this merchant (a skimmer, a breach)."""
+        ...
+
+    def cards_seen_at(self, merchant: int) -> list[tuple[int, int]]:
+        """(card idx, time) of honest card payments at a watched merchant so far (settled days)."""
+        ...
+
+    def card_payment(
+        self,
+        ep: Episode,
+        card: int,
+        merchant: int,
+        amount: int,
+        channel: str = "cnp",
+        device: int = -1,
+        terminal: int = -1,
+        role: str = "victim",
+        has_otp: bool = False,
+        tx_type: str = "purchase",
+        stale_data: bool = False,
+    ) -> Outcome:
+        """A card purchase attempt (minor units) at a merchant, online (cnp) or in store (pos)."""
+        ...
+
+    def atm_withdrawal(
+        self,
+        ep: Episode,
+        card: int,
+        amount: int,
+        role: str = "victim",
+        region: int | None = None,
+    ) -> Outcome:
+        """Cash out with a card at an ATM (in the card holder's region unless given)."""
+        ...
+
+    def transfer(
+        self,
+        ep: Episode,
+        from_account: int,
+        to_account: int,
+        amount: int,
+        device: int = -1,
+        role: str = "victim",
+        tx_type: str = "p2p_transfer",
+        channel: str = "online_banking",
+    ) -> Outcome:
+        """Move money between accounts of the bank (to_account -1: out of the bank)."""
+        ...
+
+    def credit(
+        self,
+        ep: Episode,
+        account: int,
+        amount: int,
+        tx_type: str = "refund",
+        merchant: int = -1,
+        card: int = -1,
+        role: str = "mule",
+        channel: str = "incoming",
+    ) -> Outcome:
+        """Money arriving from outside the bank (refund, cash deposit, incoming wire)."""
+        ...
+
+    def event(
+        self,
+        ep: Episode | None,
+        customer: int,
+        kind: str,
+        device: int = -1,
+        account: int = -1,
+    ) -> None:
+        """A non-payment event: login, device_change, password_reset, phone_change, ..."""
+        ...
 
 
 class TypologyParams(BaseModel):
@@ -94,7 +287,7 @@ class Typology(ABC):
     def __init__(
         self,
         params: TypologyParams,
-        ch: Channels,
+        ch: Actions,
         rng: np.random.Generator,
         index: int,
         adaptive: bool = True,

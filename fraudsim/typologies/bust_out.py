@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-DAY = 86_400
-HOUR = 3_600
 MIN_GAP = 480  # seconds between burst attempts: stays under the 8-per-hour velocity rule
 ATM_MAX = 500.0  # largest single cash advance, major units
 # Resellable goods bought in the burst (first ones that exist in the world are used).

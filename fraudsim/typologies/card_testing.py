@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
 
 class CardTestingParams(TypologyParams):

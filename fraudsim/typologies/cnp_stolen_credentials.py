@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-DAY = 86_400
 # Online shops whose goods resell well or are delivered at once (choice); any shop as fallback.
 RESALE_CATEGORIES = ("electronics", "general_retail", "digital_goods", "travel", "apparel")
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-DAY = 86_400
-HOUR = 3_600
 # Online shops whose goods resell well (choice); any online shop as fallback.
 RESALE_CATEGORIES = ("electronics", "general_retail", "digital_goods", "travel")
 

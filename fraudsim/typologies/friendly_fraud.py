@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
 if TYPE_CHECKING:
-    from fraudsim.world.actions import Channels
-    from fraudsim.world.model import World
+    pass
 
-DAY = 86_400
-HOUR = 3_600
 # Goods people most often claim "not received" or "not as described" (choice).
 Category = Literal["general_retail", "electronics", "apparel", "travel", "digital_goods"]
 
@@ -101,7 +98,7 @@ class FriendlyFraud(Typology):
                 merchant,
                 amount,
                 channel="cnp" if online else "pos",
-                device=_own_device(ch, rng, customer) if online else -1,
+                device=ch.own_device(rng, customer) if online else -1,
                 role="none",
                 has_otp=True,  # the owner passes step-up with their own phone
             )
@@ -147,7 +144,7 @@ class FriendlyFraud(Typology):
             merchant=merchant,
             online=online,
             amount=max(amount, minor),
-            buy_at=_daytime(ch.world, rng, ch.now),
+            buy_at=ch.daytime(rng, ch.now),
         )
 
     def _merchant(self, p: FriendlyFraudParams, online: bool, region: int | None) -> int:
@@ -167,17 +164,3 @@ class FriendlyFraud(Typology):
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
         # Nothing of a legitimate episode is ever blocked; if it were, the buyer gives up.
         return False
-
-
-def _daytime(world: World, rng: np.random.Generator, now: int) -> int:
-    """The next time whose hour follows honest customers' hour weights (local time)."""
-    weights = np.asarray(world.profile.weights("calendar", "hour_weights"))
-    hour = int(rng.choice(24, p=weights))
-    t = now - now % DAY + hour * HOUR + int(rng.integers(0, HOUR))
-    return t if t > now else t + DAY
-
-
-def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
-    """One of the customer's own devices, drawn as honest traffic draws it."""
-    c = ch.pop.customers
-    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

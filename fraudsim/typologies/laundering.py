@@ -8,11 +8,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-HOUR = 3_600
 OUTSIDE = -2  # plan source meaning "funds arrive from another bank"
 EXIT = -1  # plan destination meaning "funds leave the bank" (ch.transfer to_account -1)
 Edge = list[Any]  # [src account, dst account, share of src's budget]

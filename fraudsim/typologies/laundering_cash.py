@@ -7,12 +7,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-HOUR = 3_600
-DAY = 86_400
 # No "cash_deposit" TX type exists: a deposit is money arriving over the counter/ATM, posted
 # as an incoming credit. Honest shop takings (business_cash_deposits.v1) use the same form.
 DEPOSIT = {"tx_type": "cash_deposit", "channel": "branch"}

@@ -8,12 +8,10 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-HOUR = 3_600
-DAY = 86_400
 _NOT_SHOPS = ("atm", "utilities", "telecom", "insurance")  # categories ch.merchants never picks
 
 

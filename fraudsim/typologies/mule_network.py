@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, PlannedTypology, TypologyParams
+from fraudsim.core.units import HOUR
+from fraudsim.typologies.base import Episode, Outcome, PlannedTypology, Ring, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import HOUR, Outcome
-from fraudsim.world.agents.fraudster import Ring
 
 
 class MuleNetworkParams(TypologyParams):

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from fraudsim.core.units import DAY
 from fraudsim.typologies.base import Episode, Process, TypologyParams
 from fraudsim.typologies.lookalikes import _Honest
 from fraudsim.typologies.registry import register
-
-DAY = 86_400
-HOUR = 3_600
 
 
 class NewCustomerParams(TypologyParams):

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
 if TYPE_CHECKING:
-    from fraudsim.world.actions import Channels
-    from fraudsim.world.model import World
+    pass
 
-DAY = 86_400
-HOUR = 3_600
 _DEAD = {"card_blocked", "account_frozen", "rule"}
 
 
@@ -120,7 +117,7 @@ class RefundAbuse(Typology):
         cards = cards[: p.mules]
         plan: list[tuple[int, str, int, int]] = []
         for i in range(len(cards)):
-            t = _daytime(ch.world, rng, ch.now + int(rng.uniform(0, p.campaign_days * DAY)))
+            t = ch.daytime(rng, ch.now + int(rng.uniform(0, p.campaign_days * DAY)))
             if rng.random() < p.sale_share:
                 sale = int(rng.uniform(1.0, p.sale_max) * minor)
                 plan.append((t, "sale", i, sale))
@@ -158,7 +155,7 @@ class RefundAbuse(Typology):
             ep.state["merchant"],
             amount,
             channel="cnp",
-            device=_own_device(ch, self.rng, customer),
+            device=ch.own_device(self.rng, customer),
             role="mule",
             has_otp=True,  # the mule is the cardholder
         )
@@ -204,7 +201,7 @@ class RefundAbuse(Typology):
                 return
             amount = left
         outcome = ch.transfer(
-            ep, account, -1, amount, device=_own_device(ch, rng, customer), role="mule"
+            ep, account, -1, amount, device=ch.own_device(rng, customer), role="mule"
         )
         if outcome.approved:
             ep.state["received"][i] -= amount
@@ -240,7 +237,7 @@ class RefundAbuse(Typology):
             ep.state["frozen"].append(i)
 
 
-def _debit_card(world: World, customer: int, rng: np.random.Generator) -> int:
+def _debit_card(world: Any, customer: int, rng: np.random.Generator) -> int:
     """The mule's card on their checking account (cash comes out of it), else any; -1: none."""
     cards = np.flatnonzero(world.population.cards["customer_idx"] == customer)
     checking = world.population.customers["checking_idx"][customer]
@@ -248,17 +245,3 @@ def _debit_card(world: World, customer: int, rng: np.random.Generator) -> int:
     if len(cards) == 0:
         return -1
     return int(rng.choice(debit if len(debit) else cards))
-
-
-def _daytime(world: World, rng: np.random.Generator, t: int) -> int:
-    """A time on the day of `t` (or the next) at an hour honest customers are active."""
-    weights = np.asarray(world.profile.weights("calendar", "hour_weights"))
-    hour = int(rng.choice(24, p=weights))
-    out = t - t % DAY + hour * HOUR + int(rng.integers(0, HOUR))
-    return out if out > t else out + DAY
-
-
-def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
-    """One of the customer's own devices, drawn as honest traffic draws it."""
-    c = ch.pop.customers
-    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
-HOUR = 3_600
-DAY = 86_400
 OPEN_HOURS = (7.0, 22.0)  # local hours when shops take card payments (choice)
 # Stores where a thief turns a card into resellable goods fast (choice); fall back to any store.
 HIGH_VALUE_CATEGORIES = ("electronics", "apparel", "general_retail")

@@ -8,9 +8,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, PlannedTypology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, PlannedTypology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import DAY, HOUR, Outcome
 
 # What a bust-out buys: goods that resell easily.
 BUST_CATEGORIES = ("electronics", "digital_goods", "travel", "general_retail", "apparel")

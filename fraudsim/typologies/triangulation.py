@@ -7,16 +7,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from fraudsim.typologies.base import Episode, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-from fraudsim.world.actions import Outcome
 
 if TYPE_CHECKING:
-    from fraudsim.world.actions import Channels
-    from fraudsim.world.model import World
+    pass
 
-DAY = 86_400
-HOUR = 3_600
 # Declines that mean "this stolen card is burnt": the fraudster moves to the next one.
 _CARD_DEAD = {"card_blocked", "account_frozen", "rule"}
 
@@ -118,9 +115,7 @@ class Triangulation(Typology):
             real = ch.merchants(rng, p.real_merchants, online=True)
         # Orders arrive while the storefront is up, at the hours honest people shop.
         window = min(p.storefront_days * DAY, max(ch.world.config.days * DAY - ch.now, HOUR))
-        times = np.sort(
-            [_daytime(ch.world, rng, ch.now + int(rng.uniform(0, window))) for _ in buyers]
-        )
+        times = np.sort([ch.daytime(rng, ch.now + int(rng.uniform(0, window))) for _ in buyers])
         plan: list[tuple[int, str, int]] = []
         for i, t in enumerate(times.tolist()):
             plan.append((t, "order", i))
@@ -160,7 +155,7 @@ class Triangulation(Typology):
             ep.state["storefront"],
             ep.state["amounts"][i],
             channel="cnp",
-            device=_own_device(ch, self.rng, buyer),
+            device=ch.own_device(self.rng, buyer),
             role="victim",
             has_otp=True,
         )
@@ -285,17 +280,3 @@ class Triangulation(Typology):
         taken |= {int(ch.pop.cards["customer_idx"][c]) for c in ep.state.get("stolen", [])}
         people = [int(c) for c in ch.sample_customers(rng, n + len(taken)) if int(c) not in taken]
         return [int(rng.choice(ch.cards_of(c))) for c in people[:n] if len(ch.cards_of(c))]
-
-
-def _daytime(world: World, rng: np.random.Generator, t: int) -> int:
-    """A time on the day of `t` (or the next) at an hour honest customers shop."""
-    weights = np.asarray(world.profile.weights("calendar", "hour_weights"))
-    hour = int(rng.choice(24, p=weights))
-    out = t - t % DAY + hour * HOUR + int(rng.integers(0, HOUR))
-    return out if out > t else out + DAY
-
-
-def _own_device(ch: Channels, rng: np.random.Generator, customer: int) -> int:
-    """One of the customer's own devices, drawn as honest traffic draws it."""
-    c = ch.pop.customers
-    return int(c["first_device"][customer] + rng.integers(0, max(int(c["n_devices"][customer]), 1)))

@@ -6,37 +6,25 @@ any customer's rows (same ids, same columns, same bank controls) and return the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
+from fraudsim.core.codes import CHANNELS, DECLINE_REASONS, EVENT_TYPES, ROLES, TX_TYPES
 from fraudsim.core.ledger import COLUMNS, EVENT_COLUMNS, Batch, make_batch
-from fraudsim.export.schema import CHANNELS, DECLINE_REASONS, EVENT_TYPES, ROLES, TX_TYPES
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies.base import Episode, Outcome
 from fraudsim.world import identity
 from fraudsim.world.population import Table
 
 if TYPE_CHECKING:
-    from fraudsim.typologies.base import Episode
     from fraudsim.world.model import World
 
 CH = {name: i for i, name in enumerate(CHANNELS)}
 TX = {name: i for i, name in enumerate(TX_TYPES)}
 ROLE = {name: i for i, name in enumerate(ROLES)}
 EVENT = {name: i for i, name in enumerate(EVENT_TYPES)}
-HOUR = 3_600
-DAY = 86_400
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The bank's answer to one attempt."""
-
-    approved: bool
-    reason: str = "none"
-    t: int = 0
-    amount: int = 0
 
 
 class _Buffer:
@@ -165,6 +153,19 @@ class Channels:
         return int(self.pop.customers["first_device"][customer])
 
     # -- new entities (same id space and formats as everyone else) ----------------------------
+
+    def own_device(self, rng: np.random.Generator, customer: int) -> int:
+        """One of the customer's own devices, drawn as honest traffic draws it."""
+        c = self.pop.customers
+        first, n = int(c["first_device"][customer]), max(int(c["n_devices"][customer]), 1)
+        return int(first + rng.integers(0, n))
+
+    def daytime(self, rng: np.random.Generator, t: int) -> int:
+        """A time on the day of `t` (or the next) at an hour honest customers are active."""
+        weights = np.asarray(self.world.profile.weights("calendar", "hour_weights"))
+        hour = int(rng.choice(24, p=weights))
+        out = t - t % DAY + hour * HOUR + int(rng.integers(0, HOUR))
+        return out if out > t else out + DAY
 
     def new_device(self, owner: int = -1) -> int:
         """A new device (idx); owner -1 for a fraudster's own device."""
@@ -320,12 +321,6 @@ class Channels:
     def card_lost(self, card: int) -> None:
         """The physical card leaves its owner now: the owner's own payments with it stop."""
         self.bank.card_lost_at[card] = min(int(self.bank.card_lost_at[card]), self.now)
-
-    def set_report_time(self, ep: Episode, at: int | None) -> None:
-        """Move when the bank learns of the episode (e.g. to after the victim's last payment);
-        None: never. Rows posted from now on carry the new time."""
-        ep.report_at = None if at is None else max(int(at), self.now)
-        self.world.fraud.schedule_report(ep)
 
     def set_limit(self, account: int, limit: float) -> None:
         """Change an account's overdraft or credit limit (major units, >= 0)."""

@@ -12,21 +12,18 @@ import numpy as np
 import simpy
 from pydantic import ValidationError
 
+from fraudsim.core.codes import ROLES
 from fraudsim.core.errors import ConfigError, format_validation_error
 from fraudsim.core.ids import entity_ids
 from fraudsim.core.ledger import Batch
-from fraudsim.export.schema import ROLES
+from fraudsim.core.units import DAY, HOUR
 from fraudsim.typologies import registry
-from fraudsim.typologies.base import Episode, Typology, TypologyParams
+from fraudsim.typologies.base import Episode, Fraudster, Typology, TypologyParams
 from fraudsim.world.actions import Channels, Outcome
-from fraudsim.world.agents.fraudster import Fraudster
 
 if TYPE_CHECKING:
     from fraudsim.config.scenario import ScenarioConfig
     from fraudsim.world.model import World
-
-DAY = 86_400
-HOUR = 3_600
 
 
 def resolve_typologies(config: ScenarioConfig) -> list[tuple[type[Typology], TypologyParams]]:

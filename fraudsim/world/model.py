@@ -11,10 +11,10 @@ import simpy
 
 from fraudsim.calibration import Profile, load_profile
 from fraudsim.config.scenario import ScenarioConfig
+from fraudsim.config.shards import ShardPlan
+from fraudsim.core.codes import EVENT_TYPES
 from fraudsim.core.ledger import Batch, Ledger
 from fraudsim.core.rng import SeedStreams
-from fraudsim.export.schema import EVENT_TYPES
-from fraudsim.scale.shards import ShardPlan
 from fraudsim.world.agents import Bank, MerchantAgents
 from fraudsim.world.fraud_engine import FraudEngine
 from fraudsim.world.population import build_population

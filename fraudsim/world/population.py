@@ -113,16 +113,6 @@ class Population:
             "city": self.regions["name"][c["region"][:n]],
         }
 
-    def all_identities(self) -> dict[str, np.ndarray]:
-        """Identities of every customer, including those opened during the run."""
-        base = self.customer_identities
-        return {
-            k: np.concatenate([base[k], *(a[k] for a in self.appended_identities)]) for k in base
-        }
-
-    def all_ibans(self) -> np.ndarray:
-        return np.concatenate([self.ibans, *self.appended_ibans])
-
     @cached_property
     def ibans(self) -> np.ndarray:
         """Fictitious, well-formed IBANs of the accounts."""

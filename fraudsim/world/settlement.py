@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fraudsim.core.codes import DECLINE_REASONS
 from fraudsim.core.ledger import Batch
-from fraudsim.export.schema import DECLINE_REASONS
 
 REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
 _MAX_PASSES = 50

@@ -8,12 +8,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fraudsim.api import simulate
 from fraudsim.calibration import load_profile
 from fraudsim.calibration.columns import read_source
 from fraudsim.calibration.compare import compare_to_source, honest_rows, ks_distance
 from fraudsim.calibration.fromdata import derive_profile, write_profile
 from fraudsim.config.scenario import validate_scenario
-from fraudsim.dataset import simulate
 from fraudsim.world.model import World
 
 BERKA = Path(__file__).parents[1] / "fixtures" / "berka" / "trans_sample.asc"

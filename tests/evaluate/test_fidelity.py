@@ -7,9 +7,10 @@ import math
 import polars as pl
 import pytest
 
+from fraudsim.api import simulate
 from fraudsim.calibration import Profile
 from fraudsim.config.scenario import ScenarioConfig, validate_scenario
-from fraudsim.dataset import Dataset, simulate
+from fraudsim.dataset import Dataset
 from fraudsim.export.fidelity import FidelityCheck, check_fidelity, fidelity_table
 
 PURCHASES = "card purchases per card per month"
@@ -140,13 +141,14 @@ def test_arrays_give_the_same_aggregates_as_a_table(tiny_config: ScenarioConfig)
     from fraudsim.export import days
     from fraudsim.export.fidelity import FidelityStats
     from fraudsim.world.model import World
+    from fraudsim.world.tables import frame_context
 
     config = tiny_config.with_overrides(timezone="Europe/Berlin", start_date="2024-03-29", days=4)
     world = World(config)
     by_table, by_arrays = FidelityStats(), FidelityStats()
 
     def add(day: int, rows: dict) -> None:
-        built = days.arrow_from_rows(rows, days.FrameContext.of(world))
+        built = days.arrow_from_rows(rows, frame_context(world))
         by_table.add(pl.from_arrow(built.table))  # type: ignore[arg-type]
         by_arrays.add_arrays(
             built.is_fraud, built.tx_type, built.channel, built.amount, built.local_seconds

@@ -18,8 +18,8 @@ from fraudsim.cli import app
 from fraudsim.config.scenario import DetectorConfig, validate_scenario
 from fraudsim.core.errors import ConfigError
 from fraudsim.evaluate.rounds import plot_rounds, rounds_html, run_rounds, write_rounds
-from fraudsim.export.days import transactions_frame
 from fraudsim.world.model import World
+from fraudsim.world.tables import transactions_frame
 
 TYPOLOGIES = ["card_testing.v1", "cnp_stolen_credentials.v1", "account_takeover.v1"]
 

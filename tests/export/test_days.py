@@ -8,6 +8,7 @@ import polars as pl
 from fraudsim.config.scenario import ScenarioConfig
 from fraudsim.export import days
 from fraudsim.world.model import World
+from fraudsim.world.tables import events_frame, frame_context
 
 
 def test_day_tables_are_typed_ordered_and_null_where_nothing_is(
@@ -17,9 +18,7 @@ def test_day_tables_are_typed_ordered_and_null_where_nothing_is(
     world = World(tiny_config.with_overrides(timezone=tz, start_date="2024-03-29", days=4))
     seen: list[tuple[dict, days.ArrowDay]] = []
     world.day_callbacks.append(
-        lambda day, rows: seen.append(
-            (rows, days.arrow_from_rows(rows, days.FrameContext.of(world)))
-        )
+        lambda day, rows: seen.append((rows, days.arrow_from_rows(rows, frame_context(world))))
     )
     world.run()
     assert len(seen) == 4
@@ -46,7 +45,7 @@ def test_day_tables_are_typed_ordered_and_null_where_nothing_is(
 def test_event_tables_match_their_schema(tiny_config: ScenarioConfig) -> None:
     world = World(tiny_config)
     world.run()
-    events = days.events_arrow(world, world.take_events())
+    events = days.events_arrow(frame_context(world), world.take_events())
     assert events.schema == days.arrow_schema("events", tiny_config.timezone)
-    frame = days.events_frame(world, [])
+    frame = events_frame(world, [])
     assert frame.height == 0 and frame.columns == events.schema.names

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from fraudsim.config.scenario import ScenarioConfig, TypologyConfig
-from fraudsim.export import frames
 from fraudsim.world import identity
+from fraudsim.world import tables as frames
 from fraudsim.world.model import World
 
 

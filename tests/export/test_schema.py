@@ -8,8 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fraudsim.api import simulate
 from fraudsim.config.scenario import ScenarioConfig, validate_scenario
-from fraudsim.dataset import TABLES, Dataset, simulate
+from fraudsim.dataset import TABLES, Dataset
 from fraudsim.export import schema
 
 REQUIRED = [

@@ -11,9 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from fraudsim.api import run_to_directory
 from fraudsim.config.scenario import ScenarioConfig
 from fraudsim.core.errors import OutputError
-from fraudsim.dataset import TABLES, Dataset, run_to_directory
+from fraudsim.dataset import TABLES, Dataset
 from fraudsim.export import schema
 from fraudsim.export import writer as writer_mod
 from fraudsim.export.writer import MANIFEST, RunWriter, sha256_file, verify_run

@@ -27,10 +27,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from fraudsim.api import run_to_directory
 from fraudsim.cli import app
 from fraudsim.config.scenario import ScenarioConfig, validate_scenario
 from fraudsim.core.errors import OutputError
-from fraudsim.dataset import run_to_directory
 from fraudsim.export import writer as writer_mod
 from fraudsim.export.writer import MANIFEST, verify_run
 
@@ -248,7 +248,7 @@ def test_not_enough_free_space_is_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The size estimate against the free space, before anything is created."""
-    import fraudsim.dataset as dataset_mod
+    import fraudsim.api as dataset_mod
 
     monkeypatch.setattr(
         dataset_mod.shutil,

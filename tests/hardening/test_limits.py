@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import fraudsim.world.model
+from fraudsim.api import run_to_directory, simulate
 from fraudsim.cli import app
 from fraudsim.config.scenario import (
     BYTES_PER_ROW,
@@ -18,7 +19,6 @@ from fraudsim.config.scenario import (
     validate_scenario,
 )
 from fraudsim.core.errors import ConfigError
-from fraudsim.dataset import run_to_directory, simulate
 
 runner = CliRunner()
 

@@ -25,8 +25,9 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fraudsim.api import simulate
 from fraudsim.config.scenario import validate_scenario
-from fraudsim.dataset import Dataset, simulate
+from fraudsim.dataset import Dataset
 from fraudsim.typologies import registry
 
 EXAMPLES = int(os.environ.get("FRAUDSIM_PROPERTY_EXAMPLES", "40"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from fraudsim.api import run_to_directory
 from fraudsim.config.scenario import validate_scenario
-from fraudsim.dataset import run_to_directory
 
 SCENARIO = {
     "name": "report_tiny",

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from fraudsim.config.scenario import validate_scenario
-from fraudsim.export.days import transactions_frame
 from fraudsim.world.model import World
+from fraudsim.world.tables import transactions_frame
 
 
 def _fraud_rows(typology: str, evasion: float, adaptive: bool = True) -> tuple[World, pl.DataFrame]:

@@ -7,8 +7,8 @@ from conftest import run_world
 
 from fraudsim import Dataset
 from fraudsim.config.scenario import validate_scenario
-from fraudsim.export.days import transactions_frame
 from fraudsim.world.model import World
+from fraudsim.world.tables import transactions_frame
 
 NAME = "mule_network.v1"
 NO_BLOCK = {"bank": {"block_on_report": False}}

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from fraudsim.core.codes import CHANNELS, DECLINE_REASONS
 from fraudsim.core.ledger import Batch
-from fraudsim.export.schema import CHANNELS, DECLINE_REASONS
+from fraudsim.core.units import DAY, HOUR
 from fraudsim.world.actions import Outcome
 from fraudsim.world.agents.live_detector import LiveDetector
 from fraudsim.world.settlement import settle
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from fraudsim.world.model import World
 
 NEVER = np.iinfo(np.int64).max
-HOUR = 3_600
-DAY = 86_400
 REASON = {name: i for i, name in enumerate(DECLINE_REASONS)}
 CNP = CHANNELS.index("cnp")
 # A fraudster without the victim's one-time passcode rarely passes step-up (choice).

@@ -38,18 +38,19 @@ import polars as pl
 import simpy
 from threadpoolctl import threadpool_limits
 
+from fraudsim.core.codes import DECLINE_REASONS, ROLES
 from fraudsim.core.errors import ConfigError
 from fraudsim.core.ledger import Batch, concat, make_batch, take
-from fraudsim.export.days import transactions_frame
-from fraudsim.export.schema import DECLINE_REASONS, ROLES
+from fraudsim.core.units import DAY, HOUR
+from fraudsim.detection.detectors import load_detector
+from fraudsim.export.days import wall_clock_epoch
+from fraudsim.world.tables import transactions_frame
 
 if TYPE_CHECKING:
     from fraudsim.config.scenario import DetectorConfig
     from fraudsim.detection.detectors import Detector
     from fraudsim.world.agents.bank import Bank
 
-HOUR = 3_600
-DAY = 86_400
 CARD, ACCOUNT = 0, 1
 _BLOCKED = np.array(
     [DECLINE_REASONS.index("card_blocked"), DECLINE_REASONS.index("account_frozen")]
@@ -107,8 +108,6 @@ class LiveDetector:
         self._campaign_start = 0
         self.campaigns: list[dict[str, Any]] = []  # per campaign: stopped shares, evasion after
         if self.fit:
-            from fraudsim.detection.detectors import load_detector
-
             load_detector(config.name)  # a bad name fails now, not after the training days
         if config.batch == "hour":
             self.world.env.process(self._hours())
@@ -196,7 +195,6 @@ class LiveDetector:
     # -- scoring and alerting -----------------------------------------------------------------
 
     def _fit_named(self) -> None:
-        from fraudsim.detection.detectors import load_detector
 
         model = load_detector(self.config.name)
         try:
@@ -331,7 +329,6 @@ def _epoch(frame: pl.DataFrame) -> pl.Series:
 
 
 def epoch_of(world: Any, t: int) -> int:
-    from fraudsim.export.days import wall_clock_epoch
 
     cfg = world.config
     return int(wall_clock_epoch(np.array([t]), cfg.start_date, cfg.timezone)[0])

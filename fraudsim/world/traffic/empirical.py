@@ -11,13 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from fraudsim.calibration.profile import EmpiricalTargets, Profile
+from fraudsim.core.codes import CHANNELS, DIRECTIONS, INTERNAL_TRANSFER_TYPES, TX_TYPES
 from fraudsim.core.ledger import Batch, concat, make_batch
 from fraudsim.core.rng import SeedStreams
-from fraudsim.export.schema import CHANNELS, DIRECTIONS, INTERNAL_TRANSFER_TYPES, TX_TYPES
+from fraudsim.core.units import DAY, HOUR
 from fraudsim.world.population import Population
 
-DAY = 86_400
-HOUR = 3_600
 DAYS_PER_MONTH = 30.44
 CARD_CHANNELS = ("pos", "cnp", "atm")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from fraudsim.calibration.profile import Profile
+from fraudsim.core.codes import EVENT_TYPES
 from fraudsim.core.rng import SeedStreams
-from fraudsim.export.schema import EVENT_TYPES
+from fraudsim.core.units import DAY
 from fraudsim.world.population import Population
 
-DAY = 86_400
 DAYS_PER_MONTH = 30.44
 
 

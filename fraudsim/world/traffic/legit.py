@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudsim.calibration.profile import Profile, lognormal_mixture_median
+from fraudsim.core.codes import CHANNELS, TX_TYPES
 from fraudsim.core.ledger import Batch, concat, make_batch
 from fraudsim.core.rng import SeedStreams
-from fraudsim.export.schema import CHANNELS, TX_TYPES
+from fraudsim.core.units import DAY, HOUR
 from fraudsim.world.population import Population, group_range_table, pick_in_ranges
 from fraudsim.world.traffic.empirical import EmpiricalTraffic
 
-DAY = 86_400
-HOUR = 3_600
 DAYS_PER_MONTH = 30.44
 NEW_PHONE_SHARE = 0.7  # share of a customer's online payments made on a new phone (choice)
 CH = {name: i for i, name in enumerate(CHANNELS)}

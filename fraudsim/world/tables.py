@@ -1,16 +1,17 @@
-"""Frames: a finished world's entity tables (customers, accounts, cards, merchants, episodes,
-daily statistics) as schema-typed polars tables. A day's transactions and events: `days`."""
+"""The world as exported tables: its entity tables (customers, accounts, cards, merchants,
+episodes, daily statistics) and its rows and events, built by `export` from plain arrays."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from fraudsim.core.ledger import Batch
 from fraudsim.export import schema
-from fraudsim.export.days import wall_clock_epoch
+from fraudsim.export.days import FrameContext, events_arrow, frame_from_rows, wall_clock_epoch
 from fraudsim.export.strings import string_series
 
 if TYPE_CHECKING:
@@ -230,3 +231,37 @@ def episodes_frame(world: World) -> pl.DataFrame:
         }
     )
     return frame.select([c.name for c in schema.episode_columns(tz)])
+
+
+def frame_context(world: World) -> FrameContext:
+    """What turning the world's internal rows into exported tables needs (plain arrays)."""
+    pop = world.population
+    return FrameContext(
+        pop.customers["id"],
+        pop.accounts["id"],
+        pop.cards["id"],
+        pop.merchants["id"],
+        pop.terminals["id"],
+        pop.devices["id"],
+        pop.merchants["category"],
+        pop.category_mcc,
+        world.config.timezone,
+        world.config.start_date,
+        world.profile.minor_per_major,
+        world.currency,
+        list(world.fraud.channels.fraud_type_names),
+        list(world.fraud.channels.pattern_names),
+        world.streams.key("transaction_ids"),
+        world.shard,
+        world.streams.key("ids", 8),
+    )
+
+
+def transactions_frame(world: World, rows: Batch) -> pl.DataFrame:
+    """One batch of the world's internal rows as the exported transactions table (polars)."""
+    return frame_from_rows(rows, frame_context(world))
+
+
+def events_frame(world: World, batches: list[dict[str, Any]]) -> pl.DataFrame:
+    """Honest and fraudulent non-payment events of some days, in time order (polars)."""
+    return pl.from_arrow(events_arrow(frame_context(world), batches))  # type: ignore[return-value]

@@ -15,11 +15,13 @@ from fraudsim.config.shards import ShardPlan
 from fraudsim.core.codes import EVENT_TYPES
 from fraudsim.core.ledger import Batch, Ledger
 from fraudsim.core.rng import SeedStreams
+from fraudsim.core.units import DAY
 from fraudsim.world.agents import Bank, MerchantAgents
 from fraudsim.world.fraud_engine import FraudEngine
 from fraudsim.world.population import build_population
+from fraudsim.world.traffic.calendar import Calendar
 from fraudsim.world.traffic.events import LegitEvents
-from fraudsim.world.traffic.legit import DAY, Calendar, LegitTraffic
+from fraudsim.world.traffic.legit import LegitTraffic
 
 DayCallback = Callable[[int, Batch], None]
 

@@ -24,7 +24,7 @@ ENTRY_POINT_GROUP = "fraudsim.typologies"
 NAME = re.compile(r"^[a-z][a-z0-9_]*\.v[0-9]+$")
 _REGISTRY: dict[str, type[Typology]] = {}
 _builtins_loaded = False
-_NOT_TYPOLOGIES = {"base", "registry", "port"}
+_NOT_TYPOLOGIES = {"base", "registry", "port", "checks"}
 T = TypeVar("T", bound="type[Typology]")
 
 

@@ -1,4 +1,4 @@
-"""The stress report's plots: matplotlib (Agg) figures as base64 PNG `<img>` tags.
+"""The stress report's plots: matplotlib figures (fraudsim.evaluate.figures) as `<img>` tags.
 
 Each function takes parts of a `fraudsim stress` report (plain dicts) and returns one
 self-contained `<img>` element, or "" when there is nothing to draw.
@@ -6,25 +6,16 @@ self-contained `<img>` element, or "" when there is nothing to draw.
 
 from __future__ import annotations
 
-import base64
-import io
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers and in CI
-import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
+
+from fraudsim.evaluate import html
+from fraudsim.evaluate.figures import Figure, plt, png_base64
 
 CLASS_COLOURS = {"seen": "#2b6cb0", "variant": "#dd8a1b", "unseen": "#c53030"}
 
 
-def _img(fig: Any, alt: str) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f"<img alt='{alt}' src='data:image/png;base64,{data}'>"
+def _img(fig: Figure, alt: str) -> str:
+    return html.img(png_base64(fig, dpi=90), alt)
 
 
 def typology_recall(rows: list[dict]) -> str:

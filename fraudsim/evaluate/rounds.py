@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import html
-import io
 import json
 import time
 from collections import deque
@@ -59,6 +57,8 @@ from fraudsim.core.files import json_safe as _clean
 from fraudsim.core.files import write_text_atomic as _atomic_write
 from fraudsim.detection.detectors import Detector, load_detector
 from fraudsim.detection.metrics import pr_auc
+from fraudsim.evaluate import html
+from fraudsim.evaluate.figures import plt, png
 from fraudsim.world.agents.live_detector import LiveDetector, epoch_of
 from fraudsim.world.model import World
 from fraudsim.world.tables import transactions_frame
@@ -379,11 +379,6 @@ def _arm_label(arm: dict[str, Any]) -> str:
 
 def plot_rounds(result: dict[str, Any]) -> bytes:
     """A PNG: detector recall and fraud losses per round, one line per arm."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, (ax_recall, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
     for arm in result["arms"]:
         rounds = [x for x in arm["rounds"] if x["detector"]]
@@ -409,10 +404,7 @@ def plot_rounds(result: dict[str, Any]) -> bytes:
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_recall.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=110, tight=False)
 
 
 def _cut_label(result: dict[str, Any]) -> str:
@@ -423,14 +415,6 @@ def _cut_label(result: dict[str, Any]) -> str:
     return f"top {result['budget']}/day"
 
 
-def _cell(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "&mdash;"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
-    return html.escape(str(value))
-
-
 def _mean(values: Any) -> float | None:
     values = list(values)
     return float(np.mean(values)) if values else None
@@ -438,7 +422,6 @@ def _mean(values: Any) -> float | None:
 
 def rounds_html(result: dict[str, Any]) -> str:
     """An HTML fragment (a `<section>`): the embedded plot and one row per arm and round."""
-    png = base64.b64encode(plot_rounds(result)).decode("ascii")
     head = [
         "arm",
         "round",
@@ -450,38 +433,35 @@ def rounds_html(result: dict[str, Any]) -> str:
         "false alerts",
         "mean evasion",
     ]
-    body = []
-    for arm in result["arms"]:
-        for x in arm["rounds"]:
-            cells = [
-                _arm_label(arm),
-                x["round"],
-                x["recall"],
-                x["pr_auc"],
-                x["fraud_loss"],
-                x["friction"],
-                x["alerts"],
-                x["false_alert_share"],
-                _mean(x["evasion"].values()),
-            ]
-            body.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in cells) + "</tr>")
+    rows = [
+        [
+            _arm_label(arm),
+            x["round"],
+            x["recall"],
+            x["pr_auc"],
+            x["fraud_loss"],
+            x["friction"],
+            x["alerts"],
+            x["false_alert_share"],
+            _mean(x["evasion"].values()),
+        ]
+        for arm in result["arms"]
+        for x in arm["rounds"]
+    ]
+    png_base64 = base64.b64encode(plot_rounds(result)).decode("ascii")
     return "\n".join(
         [
             "<section class='rounds'>",
-            f"<h2>Detector rounds: <code>{html.escape(str(result['detector']))}</code> in the "
+            f"<h2>Detector rounds: <code>{html.esc(result['detector'])}</code> in the "
             f"bank, {result['rounds']} rounds of {result['days']} days</h2>",
-            f"<p>Scenario <code>{html.escape(str(result['scenario']))}</code>, "
+            f"<p>Scenario <code>{html.esc(result['scenario'])}</code>, "
             f"{result['customers']:,} customers. Round 0 has no detector and trains it; a fixed "
             "detector keeps that model, a retrained one refits at each round on what the bank "
             "has learnt (reports and confirmed alerts). Alerts: "
-            f"{html.escape(_cut_label(result))}. Adaptive fraudsters learn at each round's end "
+            f"{html.esc(_cut_label(result))}. Adaptive fraudsters learn at each round's end "
             "from the share of their episodes the detector stopped.</p>",
-            f"<img alt='recall and losses per round' src='data:image/png;base64,{png}'>",
-            "<table><thead><tr>"
-            + "".join(f"<th>{h}</th>" for h in head)
-            + "</tr></thead><tbody>"
-            + "".join(body)
-            + "</tbody></table>",
+            html.img(png_base64, "recall and losses per round"),
+            html.table(head, rows, html.stat, numeric=True),
             "</section>",
         ]
     )
@@ -494,14 +474,7 @@ def write_rounds(result: dict[str, Any], out_dir: str | Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the directory ({exc.strerror})") from None
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>fraudsim rounds</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}th{background:#eee}</style></head><body>"
-        + rounds_html(result)
-        + "</body></html>\n"
-    )
+    page = html.page("fraudsim rounds", [rounds_html(result)])
     _atomic_write(out / "rounds.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
     _atomic_write(out / "rounds.html", page)
     return out

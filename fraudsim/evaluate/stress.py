@@ -26,7 +26,7 @@ entry simulates the scenario, scores it and reports:
 - optionally the detector on a user's real labelled table (`fraudsim.evaluate.validate`).
 
 The suite summary pools each typology over the entries (`heldout.summarise`). A report may
-carry `rounds` (detector-in-the-loop rounds, `fraudsim.evaluate.rounds`): `report_html` renders
+carry `rounds` (detector-in-the-loop rounds, `fraudsim.evaluate.rounds`): `render_html` renders
 its `html` fragment when present. `report.json` and a self-contained `report.html` (plots
 embedded) are written to `out_dir`.
 """

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-from fraudsim.evaluate import plots
+from fraudsim.evaluate import html, plots
 from fraudsim.evaluate.breakdown import pool
-
-_STYLE = (
-    "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:"
-    "collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}"
-    "th:first-child,td:first-child{text-align:left}th{background:#eee}.note{color:#555}"
-    "img{display:block;margin:1em 0}</style>"
-)
+from fraudsim.evaluate.html import esc, stat
 
 _TYPOLOGY_COLUMNS = [
     ("fraud_type", "typology"),
@@ -39,29 +32,13 @@ _BREAKDOWN_COLUMNS = [
 ]
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "&mdash;"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.4f}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
-
-
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return html.table(headers, rows, stat, numeric=True)
 
 
 def _ci(m: dict) -> str:
     if m.get("macro_recall") is None:
-        return "&mdash;"
+        return html.DASH
     return f"{m['macro_recall']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
 
 
@@ -100,7 +77,7 @@ def _held_out(report: dict) -> list[str]:
             r["family"],
             r["episodes"],
             r["first_day_recall"],
-            f"[{_fmt(r['first_day_low'])}, {_fmt(r['first_day_high'])}]",
+            f"[{stat(r['first_day_low'])}, {stat(r['first_day_high'])}]",
             r["fraud_entity_days"],
             r["entity_day_recall"],
             ", ".join(r["entries"]),
@@ -109,11 +86,11 @@ def _held_out(report: dict) -> list[str]:
     ]
     return [
         "<h2>Held-out typologies: seen vs variant vs unseen</h2>",
-        f"<p class='note'>Measure: {html.escape(h['measure'])}. Entity-day recall: the same "
+        f"<p class='note'>Measure: {esc(h['measure'])}. Entity-day recall: the same "
         "isolated ranking per fraudulent card/account-day. Seen = the typology key occurs as "
         "fraud in training; variant = a seen typology with a variant label (shifted "
         "parameters); unseen = a typology never in training.</p>",
-        f"<p><b>{html.escape(verdict)}</b></p>",
+        f"<p><b>{esc(verdict)}</b></p>",
         _table(
             [
                 "class",
@@ -160,7 +137,7 @@ def _breakdowns(report: dict) -> list[str]:
         plots.breakdowns(pooled),
     ]
     for name, rows in pooled.items():
-        parts.append(f"<h3>{html.escape(name)}</h3>")
+        parts.append(f"<h3>{esc(name)}</h3>")
         parts.append(
             _table(
                 [h for _, h in _BREAKDOWN_COLUMNS],
@@ -194,10 +171,10 @@ def _validation(report: dict) -> list[str]:
     rows = [[k, v["real"].get(k), v["synthetic"].get(k), v["gap"].get(k)] for k in v["gap"]]
     return [
         "<h2>Train on synthetic, test on real</h2>",
-        f"<p>Real table <code>{html.escape(v['path'])}</code>: {v['real']['transactions']:,} "
+        f"<p>Real table <code>{esc(v['path'])}</code>: {v['real']['transactions']:,} "
         f"rows, {v['real']['fraud_rows']:,} fraud. Features unavailable (filled with neutral "
-        f"values): {html.escape(', '.join(v['unavailable_features']) or 'none')}.</p>",
-        f"<p class='note'>{html.escape(v['note'])}</p>",
+        f"values): {esc(', '.join(v['unavailable_features']) or 'none')}.</p>",
+        f"<p class='note'>{esc(v['note'])}</p>",
         _table(["metric", "real", "synthetic (suite mean)", "real - synthetic"], rows),
     ]
 
@@ -214,16 +191,12 @@ def render_html(report: dict) -> str:
     """A self-contained HTML page of a stress report."""
     summary = report["summary"]
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>fraudsim stress: {html.escape(report['detector'])}</title>",
-        _STYLE,
-        "</head><body>",
-        f"<h1>Stress test: detector <code>{html.escape(report['detector'])}</code></h1>",
-        f"<p>Trained on <code>{html.escape(report['train']['scenario_name'])}</code> "
+        f"<h1>Stress test: detector <code>{esc(report['detector'])}</code></h1>",
+        f"<p>Trained on <code>{esc(report['train']['scenario_name'])}</code> "
         f"({report['train']['transactions']:,} transactions); suite "
-        f"<code>{html.escape(report['suite']['name'])}</code>; daily alert budget "
-        f"{report['budget']} entities; {_fmt(report.get('seconds'))} s. Seen typologies: "
-        f"{html.escape(', '.join(report['train']['seen_typologies']) or 'none')}.</p>",
+        f"<code>{esc(report['suite']['name'])}</code>; daily alert budget "
+        f"{report['budget']} entities; {stat(report.get('seconds'))} s. Seen typologies: "
+        f"{esc(', '.join(report['train']['seen_typologies']) or 'none')}.</p>",
         *_held_out(report),
         "<h2>Per suite entry, at the real budget</h2>",
         "<p class='note'>All fraud of a world competes for the day's alerts: in an oversampled "
@@ -262,14 +235,14 @@ def render_html(report: dict) -> str:
     ]
     for entry in report["entries"]:
         parts.append(
-            f"<h2>{html.escape(entry['label'])} "
-            f"<small>(<code>{html.escape(entry['scenario_name'])}</code>)</small></h2>"
+            f"<h2>{esc(entry['label'])} "
+            f"<small>(<code>{esc(entry['scenario_name'])}</code>)</small></h2>"
         )
         parts.append(
             f"<p>{entry['transactions']:,} transactions, {entry['fraud_rows']:,} fraud rows, "
-            f"{entry['episodes']:,} episodes; PR-AUC {_fmt(entry['pr_auc'])}, recall @ budget "
-            f"{_fmt(entry['recall_at_budget'])}, legit alerted "
-            f"{_fmt(entry['customer_friction'])}.</p>"
+            f"{entry['episodes']:,} episodes; PR-AUC {stat(entry['pr_auc'])}, recall @ budget "
+            f"{stat(entry['recall_at_budget'])}, legit alerted "
+            f"{stat(entry['customer_friction'])}.</p>"
         )
         parts.append(
             _table(
@@ -277,5 +250,4 @@ def render_html(report: dict) -> str:
                 [[r.get(k) for k, _ in _TYPOLOGY_COLUMNS] for r in entry["typologies"]],
             )
         )
-    parts.append("</body></html>\n")
-    return "\n".join(p for p in parts if p)
+    return html.page(f"fraudsim stress: {report['detector']}", parts)

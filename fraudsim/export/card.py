@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from fraudsim.export import schema
-from fraudsim.export.fidelity import FidelityStats, fidelity_table
+from fraudsim.export.fidelity import FidelityStats, FidelitySummary, fidelity_table
 
 if TYPE_CHECKING:
     from fraudsim.export.run import RunTables
@@ -46,8 +46,10 @@ def dataset_card(
     currency = cfg.currency or dataset.profile.meta.currency
     n_cards, n_debit = dataset.card_counts()
     checks = stats.checks(dataset.profile, n_cards, n_debit, cfg.days)
-    passed = sum(c.passed for c in checks)
-    fidelity = f"{passed} of {len(checks)} profile targets are within tolerance on this run.\n\n"
+    summary = FidelitySummary.of(checks)
+    fidelity = (
+        f"{summary.passed} of {summary.total} profile targets are within tolerance on this run.\n\n"
+    )
     fidelity += fidelity_table(checks)
     if getattr(dataset.profile, "empirical", None) is not None:
         # Honest traffic was drawn from the data's own types, not from the card targets.

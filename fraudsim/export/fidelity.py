@@ -1,4 +1,6 @@
-"""Fidelity: simulated aggregates of a run against the profile's targets, with tolerances."""
+"""Fidelity: the check record (a profile target against the simulated value, with its
+tolerance) that the dataset card and the report share, its constructors, and the aggregates of
+honest card traffic counted while the writer streams rows."""
 
 from __future__ import annotations
 
@@ -16,45 +18,145 @@ from fraudsim.export.schema import CHANNELS, TX_TYPES
 DAYS_PER_MONTH = 30.44
 
 
+# Tolerance slack for float noise: an error equal to its tolerance passes.
+_SLACK = 1e-12
+
+
 @dataclass(frozen=True)
 class FidelityCheck:
-    """One target: its value, the simulated value, the error and whether it is within tolerance.
+    """One profile target against the simulated value: the record the dataset card and the
+    report both use (`fraudsim report` writes it with `to_json`).
 
-    `kind` is "relative" (error = |sim - target| / target) or "l1" (error = sum |p - q| of two
-    shapes, 0 to 2).
+    `kind` says how `error` is measured: "relative" (|sim - target| / |target|), "absolute"
+    (|sim - target|), "max" (excess over the limit `target`), "l1" (sum |p - q| of two
+    normalised shapes, 0 to 2; `target` is 0 and `simulated` the distance), "ks" (KS distance,
+    0 to 1) or "not_measured" (a figure the tables cannot show: every number and `passed` are
+    None). Non-finite numbers are stored as None. `section` is the profile section tested, or a
+    customer segment (`age_band=18-24`) for the per-segment checks. `why` is filled by the report
+    on a failed check: the mechanism behind the miss.
     """
 
+    section: str
     name: str
-    target: float
-    simulated: float
-    error: float
-    tolerance: float
+    target: float | None
+    simulated: float | None
+    error: float | None
+    tolerance: float | None
     kind: str
+    passed: bool | None
     note: str = ""
+    why: str | None = None
 
-    @property
-    def passed(self) -> bool:
-        return self.error <= self.tolerance
+    def to_json(self) -> dict[str, object]:
+        """The check as report.json writes it (`why` only when set)."""
+        data = asdict(self)
+        if self.why is None:
+            del data["why"]
+        return data
 
-    def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed}
+
+def _finite(x: float | None) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _relative(
-    name: str, target: float, simulated: float, tol: float, note: str = ""
+def judged(
+    section: str,
+    name: str,
+    target: float,
+    simulated: float,
+    error: float,
+    tolerance: float,
+    kind: str,
+    note: str = "",
 ) -> FidelityCheck:
-    error = abs(simulated - target) / target if target else abs(simulated)
-    return FidelityCheck(name, target, simulated, error, tol, "relative", note)
-
-
-def _shape(
-    name: str, target: list[float], counts: np.ndarray, tol: float, note: str = ""
-) -> FidelityCheck:
-    p = np.asarray(target, float) / sum(target)
-    q = counts / counts.sum() if counts.sum() else np.zeros_like(p)
+    """A measured check: passes when the error is finite and within the tolerance."""
+    passed = bool(math.isfinite(error) and error <= tolerance + _SLACK)
     return FidelityCheck(
-        name, 0.0, float(np.abs(p - q).sum()), float(np.abs(p - q).sum()), tol, "l1", note
+        section,
+        name,
+        _finite(target),
+        _finite(simulated),
+        _finite(error),
+        tolerance,
+        kind,
+        passed,
+        note,
     )
+
+
+def relative(
+    section: str, name: str, target: float, simulated: float, tol: float, note: str = ""
+) -> FidelityCheck:
+    """error = |sim - target| / |target| (or |sim| when the target is 0)."""
+    error = abs(simulated - target) / abs(target) if target else abs(simulated)
+    return judged(section, name, target, simulated, error, tol, "relative", note)
+
+
+def absolute(
+    section: str, name: str, target: float, simulated: float, tol: float, note: str = ""
+) -> FidelityCheck:
+    """error = |sim - target| (for shares whose target is 0 and for exact counts)."""
+    return judged(section, name, target, simulated, abs(simulated - target), tol, "absolute", note)
+
+
+def at_most(
+    section: str, name: str, limit: float, simulated: float, note: str = ""
+) -> FidelityCheck:
+    """Passes when the simulated value does not exceed the limit; error = excess."""
+    return judged(section, name, limit, simulated, max(simulated - limit, 0.0), 0.0, "max", note)
+
+
+def shape(
+    section: str,
+    name: str,
+    target: list[float] | np.ndarray,
+    counts: np.ndarray,
+    tol: float,
+    note: str = "",
+) -> FidelityCheck:
+    """L1 distance (0..2) between two normalised shapes."""
+    p = np.asarray(target, float)
+    p = p / p.sum()
+    counts = np.asarray(counts, float)
+    q = counts / counts.sum() if counts.sum() else np.zeros_like(p)
+    l1 = float(np.abs(p - q).sum())
+    return judged(section, name, 0.0, l1, l1, tol, "l1", note)
+
+
+def ks(section: str, name: str, distance: float, tol: float, note: str = "") -> FidelityCheck:
+    """A KS distance against a model distribution."""
+    return judged(section, name, 0.0, distance, distance, tol, "ks", note)
+
+
+def not_measured(section: str, name: str, why: str) -> FidelityCheck:
+    """A profile figure the exported tables cannot show: listed, not counted."""
+    return FidelityCheck(section, name, None, None, None, None, "not_measured", None, why)
+
+
+@dataclass(frozen=True)
+class FidelitySummary:
+    """How many measured checks pass; the names of those that miss."""
+
+    passed: int
+    total: int
+    share: float | None
+    not_measured: int
+    failed: list[str]
+
+    @classmethod
+    def of(cls, checks: list[FidelityCheck]) -> FidelitySummary:
+        counted = [c for c in checks if c.passed is not None]
+        passed = sum(1 for c in counted if c.passed)
+        return cls(
+            passed=passed,
+            total=len(counted),
+            share=passed / len(counted) if counted else None,
+            not_measured=len(checks) - len(counted),
+            failed=[c.name for c in counted if not c.passed],
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
 
 
 _PURCHASE = TX_TYPES.index("purchase")
@@ -239,14 +341,17 @@ class FidelityStats:
             return []
         tol, l1 = profile.tolerances.relative, profile.tolerances.shape_l1
         months = days / DAYS_PER_MONTH
+        cards, cal, atm = "cards", "calendar", "atm"
         checks = [
-            _relative(
+            relative(
+                cards,
                 "card purchases per card per month",
                 profile.cards.purchases_per_card_month,
                 self.purchases / max(n_cards, 1) / months,
                 tol,
             ),
-            _relative(
+            relative(
+                cards,
                 "CNP share of card purchases",
                 profile.cards.cnp_share,
                 self.cnp / max(self.purchases, 1),
@@ -258,7 +363,8 @@ class FidelityStats:
             ("cnp", profile.cards.ticket_median_cnp),
         ):
             checks.append(
-                _relative(
+                relative(
+                    cards,
                     f"median ticket, {label}",
                     target,
                     self.median(label),
@@ -267,15 +373,20 @@ class FidelityStats:
                 )
             )
         checks.append(
-            _shape(
-                "hour-of-day shape of card purchases", profile.calendar.hour_weights, self.hours, l1
+            shape(
+                cal,
+                "hour-of-day shape of card purchases",
+                profile.calendar.hour_weights,
+                self.hours,
+                l1,
             )
         )
         if days >= 7:
             # Normalise by how often each weekday occurs in the window.
             occurrences = np.bincount([d.weekday() for d in self.dates], minlength=7)
             checks.append(
-                _shape(
+                shape(
+                    cal,
                     "weekday shape of card purchases",
                     profile.calendar.weekday_weights,
                     self.weekdays / np.maximum(occurrences, 1),
@@ -284,7 +395,8 @@ class FidelityStats:
                 )
             )
         checks.append(
-            _relative(
+            relative(
+                atm,
                 "ATM withdrawals per debit card per month",
                 profile.atm.withdrawals_per_debit_card_month,
                 self.atm / max(n_debit_cards, 1) / months,
@@ -293,7 +405,8 @@ class FidelityStats:
         )
         atm_target = profile.atm.amount_median * math.exp(profile.atm.amount_sigma**2 / 2)
         checks.append(
-            _relative(
+            relative(
+                atm,
                 "mean ATM withdrawal",
                 atm_target,
                 self.atm_amount / max(self.atm, 1),
@@ -305,23 +418,23 @@ class FidelityStats:
 
 
 def check_fidelity(
-    transactions: pl.DataFrame | pl.LazyFrame,
-    cards: pl.DataFrame,
-    profile: Profile,
-    days: int,
-    stats: FidelityStats | None = None,
+    transactions: pl.DataFrame | pl.LazyFrame, cards: pl.DataFrame, profile: Profile, days: int
 ) -> list[FidelityCheck]:
-    """Compare a run's honest traffic with the profile it was drawn from.
+    """Compare a table of transactions with the profile it was drawn from: the card-traffic
+    checks of `FidelityStats.checks`, each filed under the profile section it tests.
 
     Counts attempts (declined rows included) because the targets describe what customers try to
-    do; fraud rows are excluded. `stats`, if given, are the run's aggregates already
-    accumulated (the exporter gathers them while writing); otherwise they are computed here.
+    do; fraud rows are excluded. The dataset card gets the same checks from the aggregates the
+    exporter gathered while writing; `fraudsim report` from the written run.
     """
-    if stats is None:
-        stats = FidelityStats()
-        stats.add(transactions)
+    stats = FidelityStats()
+    stats.add(transactions)
     debit = cards.filter(pl.col("kind") == "debit").height
     return stats.checks(profile, cards.height, debit, days)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def fidelity_table(checks: list[FidelityCheck]) -> str:
@@ -331,10 +444,11 @@ def fidelity_table(checks: list[FidelityCheck]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in checks:
-        target = "shape" if c.kind == "l1" else f"{c.target:.4g}"
-        sim = f"L1 {c.simulated:.3f}" if c.kind == "l1" else f"{c.simulated:.4g}"
-        err = f"{c.error:.3f}" if c.kind == "l1" else f"{c.error:.1%}"
-        tol = f"{c.tolerance:.2f}" if c.kind == "l1" else f"{c.tolerance:.0%}"
+        l1 = c.kind == "l1"
+        target = "shape" if l1 else _number(c.target, ".4g")
+        sim = "L1 " + _number(c.simulated, ".3f") if l1 else _number(c.simulated, ".4g")
+        err = _number(c.error, ".3f" if l1 else ".1%")
+        tol = _number(c.tolerance, ".2f" if l1 else ".0%")
         lines.append(
             f"| {c.name} | {target} | {sim} | {err} | {tol} | {'yes' if c.passed else '**no**'} |"
         )

@@ -23,7 +23,9 @@ def build_report(
     time_origin: str | None = None,
     legit_sample: int = leakage.LEGIT_SAMPLE,
 ) -> dict[str, Any]:
-    """Everything the report shows, as a JSON-ready dict (plots as base64 PNG)."""
+    """Everything the report shows: the fidelity section as a `targets.Fidelity` of typed
+    checks, the rest as JSON-ready data (plots as base64 PNG). `report_json` gives the form
+    written to report.json."""
     started = time.perf_counter()
     run = open_run(run_dir)
     source = None
@@ -41,11 +43,7 @@ def build_report(
             "days": run.days,
             "transactions": int(run.manifest.get("rows", {}).get("transactions", 0)),
         },
-        "fidelity": {
-            "summary": targets.summary(checks),
-            "checks": checks,
-            "segments": representation.segment_checks(run),
-        },
+        "fidelity": targets.Fidelity(checks, representation.segment_checks(run)),
         "representation": representation.representation(run),
         "leakage": leakage.leakage(run, legit_sample),
     }
@@ -64,6 +62,11 @@ def build_report(
     return report
 
 
+def report_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as report.json holds it: the typed records as their JSON form."""
+    return {**report, "fidelity": report["fidelity"].to_json()}
+
+
 def write_report(
     run_dir: str | Path,
     against: str | Path | None = None,
@@ -72,10 +75,11 @@ def write_report(
     legit_sample: int = leakage.LEGIT_SAMPLE,
 ) -> dict[str, Any]:
     """Build the report and write RUN_DIR/report.json and RUN_DIR/report.html (not listed in
-    the run's manifest, so `verify_run` is unaffected)."""
+    the run's manifest, so `verify_run` is unaffected); returns what report.json holds."""
     report = build_report(run_dir, against, columns, time_origin, legit_sample)
     out = Path(run_dir)
     page = html.render(report)
-    write_text_atomic(out / "report.json", json.dumps(report, indent=1, default=str))
+    data = report_json(report)
+    write_text_atomic(out / "report.json", json.dumps(data, indent=1, default=str))
     write_text_atomic(out / "report.html", page)
-    return report
+    return data

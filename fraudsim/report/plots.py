@@ -1,33 +1,22 @@
-"""Report plots (matplotlib, Agg backend), each returned as base64 PNG for embedding."""
+"""The run report's plots (matplotlib, fraudsim.evaluate.figures), each as base64 PNG."""
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Callable
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+import networkx as nx
 import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 
+from fraudsim.evaluate.figures import Figure, plt, png_base64
 from fraudsim.report.run import RunData
 
-Plot = Callable[[RunData], "plt.Figure | None"]
+Plot = Callable[[RunData], Figure | None]
 
 
-def _png(fig: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _shape_plot(ax: plt.Axes, labels: list[str], target: list[float], counts: np.ndarray) -> None:
+def _shape_plot(ax: Axes, labels: list[str], target: list[float], counts: np.ndarray) -> None:
     x = np.arange(len(labels))
     t = np.asarray(target, float) / sum(target)
     s = counts / counts.sum() if counts.sum() else counts
@@ -38,7 +27,7 @@ def _shape_plot(ax: plt.Axes, labels: list[str], target: list[float], counts: np
     ax.legend(fontsize=8)
 
 
-def calendar_shapes(run: RunData) -> plt.Figure | None:
+def calendar_shapes(run: RunData) -> Figure | None:
     buys = run.honest.filter(pl.col("tx_type") == "purchase")
     if buys.height == 0:
         return None
@@ -60,7 +49,7 @@ def calendar_shapes(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def _log_hist(ax: plt.Axes, groups: dict[str, np.ndarray], title: str) -> None:
+def _log_hist(ax: Axes, groups: dict[str, np.ndarray], title: str) -> None:
     edges = np.logspace(-1, 5, 60)
     for name, values in groups.items():
         if len(values):
@@ -71,7 +60,7 @@ def _log_hist(ax: plt.Axes, groups: dict[str, np.ndarray], title: str) -> None:
     ax.legend(fontsize=7, ncol=2)
 
 
-def amounts(run: RunData) -> plt.Figure | None:
+def amounts(run: RunData) -> Figure | None:
     h = run.honest
     if h.height == 0:
         return None
@@ -95,7 +84,7 @@ def amounts(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def per_card(run: RunData) -> plt.Figure | None:
+def per_card(run: RunData) -> Figure | None:
     counts = run.honest.filter(pl.col("card_id").is_not_null()).group_by("card_id").len()["len"]
     if len(counts) == 0:
         return None
@@ -108,7 +97,7 @@ def per_card(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def fraud_over_time(run: RunData) -> plt.Figure | None:
+def fraud_over_time(run: RunData) -> Figure | None:
     rows = (
         run.transactions()
         .filter(pl.col("is_fraud"))
@@ -131,7 +120,7 @@ def fraud_over_time(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def declines(run: RunData) -> plt.Figure | None:
+def declines(run: RunData) -> Figure | None:
     daily = run.table("daily_stats").sort("date")
     if daily.height == 0:
         return None
@@ -143,7 +132,7 @@ def declines(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def report_delays(run: RunData) -> plt.Figure | None:
+def report_delays(run: RunData) -> Figure | None:
     ep = run.table("episodes").filter(pl.col("reported_at").is_not_null())
     if ep.height == 0:
         return None
@@ -156,7 +145,7 @@ def report_delays(run: RunData) -> plt.Figure | None:
     return fig
 
 
-def laundering_shape(run: RunData) -> plt.Figure | None:
+def laundering_shape(run: RunData) -> Figure | None:
     """The transfers of one mule or laundering episode, drawn as a graph of accounts."""
     ep = run.table("episodes").filter(
         pl.col("typology").str.contains("mule|fan_|scatter|pass_through|laundering")
@@ -178,8 +167,6 @@ def laundering_shape(run: RunData) -> plt.Figure | None:
         return None
     chosen = sizes["episode_id"][-1]
     edges = rows.filter(pl.col("episode_id") == chosen)
-    import networkx as nx
-
     graph = nx.DiGraph()
     for src, dst, amount in edges.select(
         "account_id", "counterparty_account_id", "amount"
@@ -216,5 +203,5 @@ def render_all(run: RunData) -> dict[str, dict[str, str]]:
     for key, (title, make) in PLOTS.items():
         fig = make(run)
         if fig is not None:
-            out[key] = {"title": title, "png": _png(fig)}
+            out[key] = {"title": title, "png": png_base64(fig, dpi=80)}
     return out

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from fraudsim.core.errors import FraudsimError
-from fraudsim.report.checks import Check
+from fraudsim.export.fidelity import FidelityCheck
 from fraudsim.typologies import registry
 
 if TYPE_CHECKING:
     from fraudsim.report.run import RunData
 
 
-def _checking_median(check: Check, run: RunData) -> str:
+def _checking_median(check: FidelityCheck, run: RunData) -> str:
     b = run.profile.balances
     acc = run.table("accounts").filter(pl.col("kind") == "checking")
     cust = run.table("customers").select("customer_id", (pl.col("annual_income") / 12).alias("m"))
@@ -35,32 +36,32 @@ def _checking_median(check: Check, run: RunData) -> str:
     )
 
 
-def _affordability(check: Check, run: RunData) -> str:
+def _affordability(check: FidelityCheck, run: RunData) -> str:
     return (
         "affordability: customers near their balance floor pay less often (their rate is scaled "
         "down to as little as 15%), so attempts fall short of the profile's rate"
     )
 
 
-def _income(check: Check, run: RunData) -> str:
+def _income(check: FidelityCheck, run: RunData) -> str:
     return (
         "income effect: amounts scale with income^elasticity, normalised to card holders; "
         "other populations (all customers, billers' sqrt scaling) shift the median"
     )
 
 
-def _declines(check: Check, run: RunData) -> str:
+def _declines(check: FidelityCheck, run: RunData) -> str:
     rows = run.honest
     share = float(rows["is_declined"].mean() or 0.0)
     return f"declines: {share:.2%} of honest attempts are declined and move no money"
 
 
-def _report_delay(check: Check, run: RunData) -> str:
+def _report_delay(check: FidelityCheck, run: RunData) -> str:
 
     ep = run.table("episodes").filter(pl.col("is_fraud") & pl.col("reported_at").is_not_null())
     days = (pl.col("reported_at") - pl.col("start")).dt.total_seconds() / 86400
     per = ep.group_by("typology").agg(days.median().alias("d"), days.max().alias("top"))
-    kind = check["name"].split(", ")[-1].split(" ")[0] if "median" in check["name"] else None
+    kind = check.name.split(", ")[-1].split(" ")[0] if "median" in check.name else None
     parts = []
     for name, median, top in per.sort("d").iter_rows():
         try:
@@ -79,7 +80,7 @@ def _report_delay(check: Check, run: RunData) -> str:
     )
 
 
-def _dispersion(check: Check, run: RunData) -> str:
+def _dispersion(check: FidelityCheck, run: RunData) -> str:
     return (
         "card rates are also scaled by income (frequency ~ income^elasticity) and by "
         "affordability, which add dispersion across cards: the moment estimate of the gamma "
@@ -87,7 +88,7 @@ def _dispersion(check: Check, run: RunData) -> str:
     )
 
 
-REASONS: list[tuple[str, Callable[[Check, RunData], str | None]]] = [
+REASONS: list[tuple[str, Callable[[FidelityCheck, RunData], str | None]]] = [
     ("checking balance, months of income (median)", _checking_median),
     ("per card per month", _affordability),
     ("per debit card per month", _affordability),
@@ -100,18 +101,17 @@ REASONS: list[tuple[str, Callable[[Check, RunData], str | None]]] = [
 ]
 
 
-def explain(check: Check, run: RunData) -> Check:
-    """Fill `why` on a failed check."""
-    if check["passed"] is not False:
+def explain(check: FidelityCheck, run: RunData) -> FidelityCheck:
+    """The check with `why` filled if it failed."""
+    if check.passed is not False:
         return check
     for pattern, reason in REASONS:
-        if pattern in check["name"]:
+        if pattern in check.name:
             text = reason(check, run)
             if text:
-                check["why"] = text
-                return check
-    if check["kind"] in ("l1", "ks") and "noise" in check["note"]:
-        check["why"] = "sampling noise is a large part of the distance (see the note)"
-    else:
-        check["why"] = "no known mechanism: a real miss of the simulator against its profile"
-    return check
+                return replace(check, why=text)
+    if check.kind in ("l1", "ks") and "noise" in check.note:
+        return replace(check, why="sampling noise is a large part of the distance (see the note)")
+    return replace(
+        check, why="no known mechanism: a real miss of the simulator against its profile"
+    )

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraudsim.report import checks as ck
+from fraudsim.export import fidelity as fc
+from fraudsim.export.fidelity import FidelityCheck
 from fraudsim.report.run import RunData
 
 SEGMENTS = ("age_band", "income_band", "region")
@@ -74,7 +75,7 @@ def representation(run: RunData) -> dict[str, Any]:
     return out
 
 
-def segment_checks(run: RunData) -> list[dict[str, Any]]:
+def segment_checks(run: RunData) -> list[FidelityCheck]:
     """Targets the model applies to every segment alike, checked within each segment."""
     prof = run.profile
     tol = prof.tolerances
@@ -90,7 +91,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
     )
     people = cust.join(accounts, on="customer_id", how="left")
     rent_payers = h.filter(pl.col("tx_type") == "rent")["customer_id"].unique()
-    out: list[dict[str, Any]] = []
+    out: list[FidelityCheck] = []
     for segment in SEGMENTS:
         for value in sorted(cust[segment].unique().to_list(), key=str):
             label = f"{segment}={value}"
@@ -98,7 +99,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
             who = people.filter(pl.col(segment) == value)
             if b.height >= 500:
                 out.append(
-                    ck.relative(
+                    fc.relative(
                         label,
                         "CNP share of card purchases",
                         prof.cards.cnp_share,
@@ -107,7 +108,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
                     )
                 )
                 out.append(
-                    ck.shape(
+                    fc.shape(
                         label,
                         "hour-of-day shape of card purchases",
                         prof.calendar.hour_weights,
@@ -118,7 +119,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
                 )
             if who.height >= 200:
                 out.append(
-                    ck.relative(
+                    fc.relative(
                         label,
                         "female share",
                         prof.population.female_share,
@@ -127,7 +128,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
                     )
                 )
                 out.append(
-                    ck.relative(
+                    fc.relative(
                         label,
                         "savings-account share",
                         prof.population.savings_account_share,
@@ -136,7 +137,7 @@ def segment_checks(run: RunData) -> list[dict[str, Any]]:
                     )
                 )
                 out.append(
-                    ck.relative(
+                    fc.relative(
                         label,
                         "rent share of customers",
                         prof.transfers.rent_share_of_customers,

@@ -1,8 +1,10 @@
-"""Fidelity: a run matches the profile it was drawn from, and a wrong profile is caught."""
+"""Fidelity: a run matches the profile it was drawn from, and a wrong profile is caught (the
+dataset card's checks, `check_fidelity`, which the report also files under its sections)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -11,7 +13,7 @@ from fraudsim.api import simulate
 from fraudsim.calibration import Profile
 from fraudsim.config.scenario import ScenarioConfig, validate_scenario
 from fraudsim.dataset import Dataset
-from fraudsim.export.fidelity import FidelityCheck, check_fidelity, fidelity_table
+from fraudsim.export.fidelity import FidelityCheck, check_fidelity, fidelity_table, not_measured
 
 PURCHASES = "card purchases per card per month"
 
@@ -49,8 +51,33 @@ def test_all_checks_present(checks: list[FidelityCheck]) -> None:
 
 
 def test_every_check_passes(checks: list[FidelityCheck]) -> None:
-    failed = [c.as_dict() for c in checks if not c.passed]
+    failed = [c.to_json() for c in checks if not c.passed]
     assert not failed, failed
+
+
+def test_checks_are_filed_under_their_profile_section(checks: list[FidelityCheck]) -> None:
+    sections = {c.name: c.section for c in checks}
+    assert sections[PURCHASES] == "cards"
+    assert sections["hour-of-day shape of card purchases"] == "calendar"
+    assert sections["mean ATM withdrawal"] == "atm"
+
+
+def test_json_form_of_a_check(checks: list[FidelityCheck]) -> None:
+    """report.json's keys, in order; `why` only once the report has explained a miss."""
+    data = checks[0].to_json()
+    assert list(data) == [
+        "section",
+        "name",
+        "target",
+        "simulated",
+        "error",
+        "tolerance",
+        "kind",
+        "passed",
+        "note",
+    ]
+    assert replace(checks[0], why="because").to_json()["why"] == "because"
+    assert not_measured("merchants", "merchant size sigma", "not exported").passed is None
 
 
 def test_checks_use_profile_tolerances(checks: list[FidelityCheck], month: Dataset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from fraudsim.cli import app
 from fraudsim.core.errors import ConfigError
+from fraudsim.export.fidelity import FidelityCheck
 from fraudsim.export.writer import verify_run
 from fraudsim.report import build_report
 from fraudsim.report.leakage import audit_frame, sample_rows
@@ -41,6 +43,23 @@ def test_report_files_and_keys(tiny_run: Path, tiny_report: dict) -> None:
     assert verify_run(tiny_run) == []
 
 
+def test_report_json_holds_the_fidelity_records(tiny_run: Path, tiny_report: dict) -> None:
+    """report.json's checks are `FidelityCheck.to_json()`: the record's fields, `why` only on
+    an explained miss; the summary counts them."""
+    data = json.loads((tiny_run / "report.json").read_text())
+    fields = [f.name for f in dataclasses.fields(FidelityCheck)]
+    for check in data["fidelity"]["checks"]:
+        expected = fields if check["passed"] is False else fields[:-1]
+        assert list(check) == expected, check["name"]
+    for check in data["fidelity"]["segments"]:
+        assert list(check) == fields[:-1], check["name"]
+    summary = data["fidelity"]["summary"]
+    measured = [c for c in data["fidelity"]["checks"] if c["passed"] is not None]
+    assert summary["total"] == len(measured)
+    assert summary["failed"] == [c["name"] for c in measured if not c["passed"]]
+    assert data == tiny_report
+
+
 def test_failed_checks_say_why(tiny_report: dict) -> None:
     failed = [c for c in tiny_report["fidelity"]["checks"] if c["passed"] is False]
     assert all(c.get("why") for c in failed)
@@ -50,8 +69,8 @@ def test_fidelity_can_fail(tiny_run: Path) -> None:
     run = open_run(tiny_run)
     pop = run.profile.population.model_copy(update={"female_share": 0.9})
     run.profile = run.profile.model_copy(update={"population": pop})
-    check = next(c for c in fidelity(run) if c["name"] == "female share")
-    assert check["passed"] is False and check["why"]
+    check = next(c for c in fidelity(run) if c.name == "female share")
+    assert check.passed is False and check.why
 
 
 def test_leakage_flags_a_planted_column(tiny_run: Path) -> None:

@@ -47,11 +47,12 @@ def test_broken_image_is_caught(tmp_path: Path) -> None:
     """The page check can fail: an undecodable image leaves data-images-ok false."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed")
-    from fraudsim.report.html import _SCRIPT
+    from fraudsim.evaluate.html import IMAGES_OK_SCRIPT
 
     page = tmp_path / "broken.html"
     page.write_text(
-        f"<html><head>{_SCRIPT}</head><body><img src='data:image/png;base64,AAAA'></body></html>"
+        f"<html><head>{IMAGES_OK_SCRIPT}</head><body>"
+        "<img src='data:image/png;base64,AAAA'></body></html>"
     )
     out = subprocess.run(
         [

@@ -1,4 +1,5 @@
-"""Determinism: the same scenario and seed give byte-identical files, by either path."""
+"""simulate and run_to_directory (fraudsim.api): the same scenario and seed give
+byte-identical files, by either path; progress reports every day."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from fraudsim import simulate
 from fraudsim.api import run_to_directory
 from fraudsim.config.scenario import ScenarioConfig
-from fraudsim.dataset import Dataset
 from fraudsim.export.writer import MANIFEST, verify_run
 
 
@@ -90,12 +90,3 @@ def test_progress_callback_sees_every_day(small_config: ScenarioConfig) -> None:
     assert [c[0] for c in calls] == list(range(small_config.days))
     assert {c[1] for c in calls} == {small_config.days}
     assert sum(c[2] for c in calls) == ds.transactions.height
-
-
-def test_dataset_attribute_access(small_config: ScenarioConfig) -> None:
-    ds = simulate(small_config.with_overrides(days=1))
-    assert isinstance(ds, Dataset)
-    assert ds.customers is ds.tables["customers"]
-    with pytest.raises(AttributeError):
-        _ = ds.no_such_table
-    assert set(ds.timings) >= {"build_seconds", "simulate_seconds", "tables_seconds"}

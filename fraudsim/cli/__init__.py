@@ -6,7 +6,7 @@ Importing this package registers every command on the app, in the order `--help`
 
 import sys
 
-from fraudsim.cli import calibrate, report, rounds, run, scenarios, stress, typologies
+from fraudsim.cli import audit, calibrate, report, rounds, run, scenarios, stress, typologies
 from fraudsim.cli.app import app
 
 app.command("run")(run.run)
@@ -22,6 +22,11 @@ app.command(
 app.command(
     "report", help="Fidelity, plots, representation, leakage and privacy audit of a run directory."
 )(report.report)
+app.command(
+    "audit",
+    help="Hunt for shortcuts: one-threshold rules and raw-column models that separate fraud "
+    "too well to be behaviour; writes audit.json and audit.html.",
+)(audit.audit)
 app.command(
     "calibrate",
     help="Derive a calibration profile (aggregates only, optional differential "

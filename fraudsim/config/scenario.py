@@ -107,9 +107,50 @@ class BankConfig(_Strict):
     """The bank's controls, applied to honest and fraudulent traffic alike."""
 
     sca_threshold: float = Field(
-        default=30.0, ge=0.0, description="online card payments above this need step-up"
+        default=30.0,
+        ge=0.0,
+        description=(
+            "low-value exemption: online card payments up to this need no SCA while the card's "
+            "exempted payments since its last SCA stay within the profile's limits (PSD2 caps "
+            "it at the profile's sca.low_value_limit, EUR 30); a larger value models an issuer "
+            "outside PSD2, which challenges only online payments above it"
+        ),
     )
-    legit_step_up_failure: float = Field(default=0.03, ge=0.0, le=1.0)
+    legit_step_up_failure: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="share of honest SCA challenges that fail (default: sca.challenge_failure)",
+    )
+    issuer_tra_ceiling: float = Field(
+        default=100.0,
+        ge=0.0,
+        description=(
+            "largest online payment the issuer's own risk engine may let through without a "
+            "challenge (PSD2 RTS Art. 18 tier its fraud rate qualifies for: 0, 100, 250, 500)"
+        ),
+    )
+    card_replacement_days: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=60.0,
+        description="median days until a blocked card's replacement reaches its owner",
+    )
+    block_notice_hours: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=72.0,
+        description="median hours until a customer learns the bank blocked their card",
+    )
+    review_hours: float = Field(
+        default=8.0,
+        gt=0.0,
+        le=240.0,
+        description=(
+            "median hours the bank reviews a frozen account before lifting a victim's freeze "
+            "or exiting a mule"
+        ),
+    )
     legit_card_data_error: float = Field(
         default=0.004,
         ge=0.0,
@@ -243,6 +284,8 @@ def _expected_rows(
         sched = typ.schedule
         if sched.episodes is not None:
             episodes = float(sched.episodes)
+        elif getattr(sched, "per_customer_month", None) is not None:
+            episodes = sched.per_customer_month * customers * days / 30
         else:
             rate = sched.rate_per_day if sched.rate_per_day is not None else 1.0
             episodes = rate * days  # an upper bound: ramps only lower it

@@ -7,13 +7,22 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Typologies' `default_rate_per_day` is a rate for a world of this many customers (the default
+# population, at which they were set): without an explicit amount, a bigger world has
+# proportionally more episodes, so a prevalence holds at any size.
+REFERENCE_CUSTOMERS = 20_000
+MONTH_DAYS = 30.0  # a "month" of the per-customer rates
+
 
 class Schedule(BaseModel):
     """When episodes start.
 
-    Either `episodes` (a total over the window) or `rate_per_day` (mean starts per day); the
-    intensity over the window follows `ramp`: flat, a linear onset from zero to full, or
-    exponential growth doubling every `doubling_days` ("starts on day 10 and doubles weekly").
+    At most one of `episodes` (a total over the window), `rate_per_day` (mean starts per day in
+    the whole world, whatever its size) or `per_customer_month` (mean starts per customer and
+    30 days, so the count grows with the population). Without any, the typology's default
+    applies, per customer too (see `expected_episodes`). The intensity over the window follows
+    `ramp`: flat, a linear onset from zero to full, or exponential growth doubling every
+    `doubling_days` ("starts on day 10 and doubles weekly").
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -24,10 +33,20 @@ class Schedule(BaseModel):
         default=None,
         ge=0,
         le=10_000_000,
-        description="total episodes in the window (or rate_per_day)",
+        description="total episodes in the window, in the whole world",
     )
     rate_per_day: float | None = Field(
-        default=None, ge=0.0, le=1_000_000.0, description="mean starts per day at full intensity"
+        default=None,
+        ge=0.0,
+        le=1_000_000.0,
+        description="mean starts per day at full intensity, in the whole world",
+    )
+    per_customer_month: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="mean starts per customer and 30 days at full intensity (grows with the "
+        "population)",
     )
     ramp: Literal["flat", "linear", "exponential"] = Field(
         default="flat", description="flat, linear onset, or exponential growth"
@@ -38,8 +57,9 @@ class Schedule(BaseModel):
 
     @model_validator(mode="after")
     def _one_amount(self) -> Schedule:
-        if self.episodes is not None and self.rate_per_day is not None:
-            raise ValueError("give either episodes or rate_per_day, not both")
+        given = [self.episodes, self.rate_per_day, self.per_customer_month]
+        if sum(v is not None for v in given) > 1:
+            raise ValueError("give one of episodes, rate_per_day or per_customer_month")
         if self.end_day is not None and self.end_day <= self.start_day:
             raise ValueError("end_day must be after start_day")
         return self
@@ -64,11 +84,36 @@ class Schedule(BaseModel):
             weights[first:end] = 1.0
         return weights
 
-    def expected_episodes(self, days: int, default_rate: float) -> float:
-        """Mean number of episodes over the scenario."""
+    @property
+    def amount_given(self) -> bool:
+        """Whether the scenario names how many episodes (a count or a rate)."""
+        return any(
+            v is not None for v in (self.episodes, self.rate_per_day, self.per_customer_month)
+        )
+
+    def expected_episodes(
+        self,
+        days: int,
+        default_rate: float,
+        customers: int = REFERENCE_CUSTOMERS,
+        default_per_customer_month: float | None = None,
+    ) -> float:
+        """Mean number of episodes over the scenario, in a world of `customers`.
+
+        `default_rate` is per day in a world of REFERENCE_CUSTOMERS customers (a typology's
+        `default_rate_per_day`); `default_per_customer_month`, when given, replaces it (an
+        honest rate from the profile).
+        """
         if self.episodes is not None:
             return float(self.episodes)
-        rate = self.rate_per_day if self.rate_per_day is not None else default_rate
+        if self.rate_per_day is not None:
+            rate = self.rate_per_day
+        elif self.per_customer_month is not None:
+            rate = self.per_customer_month * customers / MONTH_DAYS
+        elif default_per_customer_month is not None:
+            rate = default_per_customer_month * customers / MONTH_DAYS
+        else:
+            rate = default_rate * customers / REFERENCE_CUSTOMERS
         weights = self.intensity(days)
         # A rate applies at full intensity; ramps scale it down before full strength.
         peak = weights.max() if weights.any() else 1.0

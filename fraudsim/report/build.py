@@ -12,6 +12,7 @@ from fraudsim.calibration.compare import compare_to_source
 from fraudsim.core.errors import ConfigError
 from fraudsim.core.files import write_text_atomic
 from fraudsim.report import html, leakage, plots, representation, targets
+from fraudsim.report.audit import audit_run
 from fraudsim.report.privacy import privacy
 from fraudsim.report.run import open_run
 
@@ -22,6 +23,7 @@ def build_report(
     columns: str | dict[str, str] | None = None,
     time_origin: str | None = None,
     legit_sample: int = leakage.LEGIT_SAMPLE,
+    audit: bool = True,
 ) -> dict[str, Any]:
     """Everything the report shows: the fidelity section as a `targets.Fidelity` of typed
     checks, the rest as JSON-ready data (plots as base64 PNG). `report_json` gives the form
@@ -56,6 +58,8 @@ def build_report(
         except ConfigError as exc:  # e.g. a profile not derived from data: privacy only
             report["against"]["skipped"] = str(exc)
         report["privacy"] = privacy(run.transactions(), source, run.profile)
+    if audit:  # the shortcut hunt (`fraudsim audit`), summarised on the page
+        report["audit"] = audit_run(run.path).to_dict()
     report["flagged"] = report["leakage"]["flagged"]
     report["plots"] = plots.render_all(run)
     report["seconds"] = time.perf_counter() - started

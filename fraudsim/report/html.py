@@ -7,6 +7,7 @@ from typing import Any
 from fraudsim.evaluate import html
 from fraudsim.evaluate.html import esc, sig
 from fraudsim.export.fidelity import FidelityCheck
+from fraudsim.report.audit import AuditResult, audit_section
 
 
 def _table(headers: list[str], rows: list[list[Any]], classes: list[str] | None = None) -> str:
@@ -55,6 +56,12 @@ def render(report: dict[str, Any]) -> str:
         parts.append(
             "<div class='alarm'>LEAKAGE: these columns alone separate fraud from legit with "
             f"ROC AUC above {leak['threshold']}: {esc(', '.join(leak['flagged']))}</div>"
+        )
+    flags = report.get("audit", {}).get("flags", [])
+    if flags:
+        parts.append(
+            f"<div class='alarm'>SHORTCUTS: the audit flags {len(flags)} rule(s) or typologies "
+            "that real bank data would not show (see Shortcut audit)</div>"
         )
     privacy = report.get("privacy")
     if privacy and privacy.get("exact_matches"):
@@ -123,6 +130,13 @@ def render(report: dict[str, Any]) -> str:
             _table(
                 ["segment", "target", "population", "victims", "targeted", "victim ratio"], rows
             ),
+        ]
+    if "audit" in report:
+        parts += [
+            "<h2>Shortcut audit</h2>",
+            "<p>What a sceptical reviewer's model finds (the full page: <code>fraudsim audit"
+            "</code>).</p>",
+            *audit_section(AuditResult(**report["audit"]), top=10, level=3),
         ]
     parts += [
         "<h2>Leakage audit</h2>",

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies import human
 from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
 
@@ -23,17 +24,22 @@ class Shape:
     payments: int
     trust: int  # small trust-building payments before the large ones
     span_hours: float  # first to last payment
-    older_share: float  # share of victims aged 61+ (0: drawn like the population)
+    older_share: float | None  # share of victims aged 61+ (None: drawn like the population)
     round_to: int  # scam payments are asked for in round sums; invoices and prices are not
+    young_share: float | None = None  # share of victims under 35 (None: like the population)
 
 
 SHAPES: dict[str, Shape] = {
     # UK Finance Annual Fraud Report 2024 (2023 cases): average loss per APP case by type.
-    "purchase": Shape(550.0, 1, 0, 2.0, 0.0, 0),
-    "romance": Shape(4_555.0, 6, 2, 14 * 24.0, 0.35, 10),
-    "investment": Shape(10_000.0, 5, 2, 21 * 24.0, 0.3, 10),  # between 6,422 and 18,600
-    "impersonation": Shape(6_441.0, 3, 0, 1.0, 0.35, 10),
-    "invoice": Shape(14_469.0, 1, 0, 0.5, 0.0, 0),
+    # Victims' ages (choice, after UK Finance / Which? APP data: purchase scams skew younger,
+    # investment, romance and impersonation scams older; the population has ~30% under 35 and
+    # ~23% aged 61+): purchase 45% under 35, investment and romance 40% aged 61+.
+    "purchase": Shape(550.0, 1, 0, 2.0, 0.12, 0, young_share=0.45),
+    "romance": Shape(4_555.0, 6, 2, 14 * 24.0, 0.40, 10, young_share=0.15),
+    # between 6,422 and 18,600
+    "investment": Shape(10_000.0, 5, 2, 21 * 24.0, 0.40, 10, young_share=0.15),
+    "impersonation": Shape(6_441.0, 3, 0, 1.0, 0.35, 10, young_share=0.20),
+    "invoice": Shape(14_469.0, 1, 0, 0.5, None, 0),  # businesses' payers: like everyone
 }
 
 
@@ -55,11 +61,19 @@ class AppScamParams(TypologyParams):
     older_share: float | None = Field(
         default=None, ge=0, le=1, description="share of victims aged 61+ (None: variant default)"
     )
+    young_share: float | None = Field(
+        default=None, ge=0, le=1, description="share of victims under 35 (None: variant default)"
+    )
     mule_share: float = Field(
         default=0.7, ge=0, le=1, description="payee is a recruited mule (else a fraudster account)"
     )
     forward_hours: float = Field(
         default=2.0, gt=0, le=72, description="mean hours before the payee forwards each payment"
+    )
+    # choice: a new payee is set up minutes before the first payment to it (a real signal of
+    # APP scams: the payee is new, the payment large)
+    payee_minutes: float = Field(
+        default=5.0, gt=0, le=24 * 60, description="mean minutes from new payee to payment"
     )
     fake_returns: bool = Field(
         default=True, description="investment: the payee pays small 'profits' back to build trust"
@@ -109,6 +123,7 @@ class AppScam(Typology):
             span_hours=p.span_hours if p.span_hours is not None else s.span_hours,
             older_share=p.older_share if p.older_share is not None else s.older_share,
             round_to=s.round_to,
+            young_share=p.young_share if p.young_share is not None else s.young_share,
         )
 
     def expected_rows(self) -> float:
@@ -130,8 +145,11 @@ class AppScam(Typology):
 
     def _pick_victim(self, shape: Shape, wanted: int) -> int:
         ch, rng = self.ch, self.rng
-        older = rng.random() < shape.older_share
-        pool = ch.sample_customers(rng, 8, min_age=61 if older else None)
+        young = shape.young_share
+        if young is not None and shape.older_share is not None:
+            young = min(young, 1.0 - shape.older_share)
+        ages = human.victim_ages(shape.older_share, young)
+        pool = ch.sample_customers(rng, 8, ages=ages)
         # Scammers keep working on whoever can pay: the first candidate who can cover half.
         funds = [sum(self._funds(int(c))) for c in pool]
         for c, f in zip(pool.tolist(), funds, strict=True):
@@ -142,16 +160,18 @@ class AppScam(Typology):
     def _pick_payee(self, ep: Episode) -> dict[str, Any]:
         ch, rng = self.ch, self.rng
         if rng.random() < self._p().mule_share:
-            pool = ch.sample_customers(rng, 2, max_age=ch.world.profile.fraud.mule_max_age)
-            mule = int(pool[0]) if int(pool[0]) != ep.state.get("victim") else int(pool[-1])
+            victim = ep.state.get("victim")
+            mule = human.recruit(ch, rng, 1, exclude=set() if victim is None else {victim})[0]
             payee = {"account": ch.checking(mule), "device": ch.device_of(mule), "role": "mule"}
+            payee["cust"] = mule
         else:
-            # A fraudster-owned account opened with a plausible identity.
-            income = float(np.median(ch.pop.customers["income"]) * rng.lognormal(0, 0.3))
-            cust, acct = ch.open_account(
-                int(rng.integers(22, 46)), income, sex="F" if rng.random() < 0.5 else "M"
-            )
+            # A fraudster-owned account opened under an identity like any newcomer's, funded
+            # with a first deposit as newcomers fund theirs.
+            cust, acct = human.open_like_newcomer(ch, rng)
             payee = {"account": acct, "device": ch.device_of(cust), "role": "fraudster"}
+            payee["cust"] = cust
+            t, amount, cash = human.first_deposit(rng, ch.world.profile, ch.now)
+            self._push(ep, {"t": t, "kind": "deposit", "amount": amount, "cash": cash, "to": acct})
         payee["announced"] = False
         ep.accounts.add(payee["account"])
         return payee
@@ -205,15 +225,15 @@ class AppScam(Typology):
             account=ch.checking(victim),
             savings=int(ch.pop.customers["savings_idx"][victim]),
             device=ch.device_of(victim),
-            payee=self._pick_payee(ep),
             plan=plan,
             pending={},
             paid=0,
             trust_paid=0,
             kept=0,
-            last_login=-DAY,
+            last_seen=-DAY,
             stop=False,
         )
+        ep.state["payee"] = self._pick_payee(ep)
 
     # -- the behaviour -------------------------------------------------------------------------
 
@@ -228,9 +248,9 @@ class AppScam(Typology):
                 yield ch.wait(item["t"] - ch.now)
                 continue
             st["plan"].pop(0)
-            {"pay": self._pay, "forward": self._forward, "return": self._return}[item["kind"]](
-                ep, item
-            )
+            steps = {"pay": self._pay, "forward": self._forward, "return": self._return}
+            steps["deposit"] = self._deposit
+            steps[item["kind"]](ep, item)
 
     def _push(self, ep: Episode, item: dict[str, Any]) -> None:
         ep.state["plan"].append(item)
@@ -254,34 +274,43 @@ class AppScam(Typology):
         today = self._today(ep)
         today[str(account)] = today.get(str(account), 0) + delta
 
-    def _login(self, ep: Episode) -> None:
-        """The victim opens the banking app (once per session of half an hour)."""
-        st = ep.state
-        if self.ch.now - st["last_login"] > HOUR // 2:
-            self.ch.event(ep, st["victim"], "login", device=st["device"], account=st["account"])
-            st["last_login"] = self.ch.now
+    def _session(self, ep: Episode, item: dict[str, Any]) -> bool:
+        """The victim opens the banking app when no session of theirs is open (half an hour
+        since their last action): True when they just logged in, and `item` comes back a few
+        human steps later, as every honest session's first action does."""
+        ch, st = self.ch, ep.state
+        if ch.now - st["last_seen"] <= HOUR // 2:
+            st["last_seen"] = ch.now
+            return False
+        ch.event(ep, st["victim"], "login", device=st["device"], account=st["account"])
+        st["last_seen"] = ch.now
+        self._push(ep, {**item, "t": ch.now + human.session_gap(self.rng, ch.world.profile)})
+        return True
 
     def _pay(self, ep: Episode, item: dict[str, Any]) -> None:
         ch, rng, st = self.ch, self.rng, ep.state
         victim, account, device = st["victim"], st["account"], st["device"]
         payee = st["payee"]
+        prof = ch.world.profile
+        if self._session(ep, item):
+            return
         if not payee["announced"]:
-            # The victim adds the scammer's account as a new payee on their own phone.
-            self._login(ep)
+            # The victim adds the scammer's account as a new payee on their own phone, and pays
+            # it minutes later.
             ch.event(ep, victim, "new_payee", device=device, account=account)
             payee["announced"] = True
-            self._push(ep, {**item, "t": ch.now + int(rng.uniform(60, 600))})
+            wait = human.session_gap(rng, prof) + rng.exponential(self._p().payee_minutes * 60)
+            self._push(ep, {**item, "t": ch.now + int(wait)})
             return
         amount = item["amount"]
         available = self._available(ep, account)
         savings = st["savings"]
         if amount > available and savings >= 0 and not item["topped"]:
             # The victim first moves money over from savings ('move it to a safe account').
-            minor100 = 100 * ch.world.profile.minor_per_major
+            minor100 = 100 * prof.minor_per_major
             need = -(-(amount - available + minor100) // minor100) * minor100
             need = min(need, max(self._available(ep, savings), 0))
             if need > 0:
-                self._login(ep)
                 ch.transfer(
                     ep,
                     savings,
@@ -293,17 +322,17 @@ class AppScam(Typology):
                 )
                 self._moved(ep, savings, -need)
                 self._moved(ep, account, need)
-                self._push(ep, {**item, "t": ch.now + int(rng.uniform(60, 480)), "topped": True})
+                wait = human.session_gap(rng, prof)
+                self._push(ep, {**item, "t": ch.now + wait, "topped": True})
                 return
         if amount > int(available * 0.8):
             # Ask for what is left (with a margin: the day's own spending is not settled yet),
             # in whole round sums like any other request.
-            unit = max(self._shape().round_to, 1) * ch.world.profile.minor_per_major
+            unit = max(self._shape().round_to, 1) * prof.minor_per_major
             amount = int(available * 0.8) // unit * unit
-            if amount < 10 * ch.world.profile.minor_per_major:
+            if amount < 10 * prof.minor_per_major:
                 st["stop"] = True  # nothing left to take
                 return
-        self._login(ep)
         outcome = ch.transfer(ep, account, payee["account"], amount, device=device, role="victim")
         if not outcome.approved:
             return
@@ -311,8 +340,10 @@ class AppScam(Typology):
         st["paid"] += amount
         if item["i"] < self._shape().trust:
             st["trust_paid"] += amount
-        # The payee passes it on within hours, keeping a cut.
-        forward = int(amount * rng.uniform(0.9, 0.97))
+        # The payee passes it on within hours, keeping a cut (a mule's commission; a
+        # fraudster's own account keeps little).
+        keep = human.own_keep(prof) if payee["role"] == "fraudster" else None
+        forward = human.passed_on(rng, prof, amount, keep)
         st["kept"] += amount - forward
         delay = rng.exponential(self._p().forward_hours * HOUR) + rng.uniform(300, 1800)
         self._push(
@@ -321,14 +352,26 @@ class AppScam(Typology):
         )
 
     def _forward(self, ep: Episode, item: dict[str, Any]) -> None:
-        payee = item["payee"]
-        self.ch.transfer(
+        ch, payee = self.ch, item["payee"]
+        if not item.get("in_session"):
+            gap = human.open_session(
+                ch, ep, self.rng, payee["cust"], payee["device"], payee["account"]
+            )
+            if gap:
+                self._push(ep, {**item, "t": ch.now + gap, "in_session": True})
+                return
+        ch.transfer(
             ep, payee["account"], -1, item["amount"], device=payee["device"], role=payee["role"]
         )
 
+    def _deposit(self, ep: Episode, item: dict[str, Any]) -> None:
+        """The first deposit on a fraudster's newly opened account, as newcomers make it."""
+        human.post_deposit(self.ch, ep, item["to"], item["amount"], item["cash"], "fraudster")
+
     def _return(self, ep: Episode, item: dict[str, Any]) -> None:
-        st = ep.state
-        amount = min(int(st["trust_paid"] * self.rng.uniform(0.05, 0.15)), st["kept"])
+        st, prof = ep.state, self.ch.world.profile
+        profit = st["trust_paid"] * self.rng.uniform(0.05, 0.15)
+        amount = min(human.typed(self.rng, prof, profit), st["kept"])
         if amount <= 0:
             return
         payee = st["payee"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -73,8 +73,10 @@ class Actions(Protocol):
         max_age: int | None = None,
         min_age: int | None = None,
         with_credit_card: bool = False,
+        ages: Mapping[tuple[int, int], float] | None = None,
     ) -> np.ndarray:
-        """Distinct customers (idx), optionally filtered by age or credit-card holding."""
+        """Distinct customers (idx), optionally filtered by age or credit-card holding, or
+        skewed by age: `ages` = {(youngest, oldest): share of the draw}."""
         ...
 
     def cards_of(self, customer: int) -> np.ndarray: ...
@@ -90,6 +92,16 @@ class Actions(Protocol):
         region: int | None = None,
     ) -> np.ndarray:
         """Merchants (idx) drawn by size, filtered by channel, category and region."""
+        ...
+
+    def online_shops(self, categories: Sequence[str]) -> dict[str, np.ndarray]:
+        """Online shops in `categories` and what a fraud ring learns of each: `merchant`,
+        `category` (position in `categories`), `size`, `ticket` (usual online ticket, major
+        units), `no_sca` (never asks for strong authentication) and `tra_ceiling` (minor)."""
+        ...
+
+    def shop_price(self, rng: np.random.Generator, merchant: int, amount: float) -> int:
+        """`amount` (major units) as the shop charges it (its price endings), minor units."""
         ...
 
     def terminal_of(self, rng: np.random.Generator, merchant: int) -> int: ...
@@ -158,8 +170,15 @@ class Actions(Protocol):
         has_otp: bool = False,
         tx_type: str = "purchase",
         stale_data: bool = False,
+        has_pin: bool = True,
     ) -> Outcome:
-        """A card purchase attempt (minor units) at a merchant, online (cnp) or in store (pos)."""
+        """A card purchase attempt (minor units) at a merchant, online (cnp) or in store (pos).
+
+        Online, the bank may challenge it (strong customer authentication): `has_otp` says the
+        payer can answer (the holder, or a fraudster with a phished code or a swapped SIM). In
+        store, a tap needs no PIN within the contactless limits; above them `has_pin` says the
+        payer knows the PIN (a thief with a stolen card does not).
+        """
         ...
 
     def atm_withdrawal(

@@ -1,15 +1,18 @@
-"""BIN attack: a bot enumerates neighbouring card numbers of one BIN at one online merchant."""
+"""BIN attack: a bot enumerates neighbouring card numbers of one BIN at one online merchant;
+the numbers it finds working are sold and cashed out days later."""
 
 from __future__ import annotations
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY
+from fraudsim.typologies.base import Episode, Outcome, Process
+from fraudsim.typologies.carding import CardFraud, RingParams
 from fraudsim.typologies.registry import register
 
 
-class BinAttackParams(TypologyParams):
+class BinAttackParams(RingParams):
     cards: int = Field(
         default=40, ge=2, le=5_000, description="neighbouring card numbers of the BIN walked"
     )
@@ -36,6 +39,13 @@ class BinAttackParams(TypologyParams):
     pause_minutes: float = Field(
         default=3.0, ge=0, le=1_440, description="mean pause between bursts, minutes"
     )
+    # choice: a found number with its expiry and CVV is sold on, like a tested card
+    cash_out_share: float = Field(
+        default=0.5, ge=0, le=1, description="share of found numbers a carder cashes out"
+    )
+    cash_out_days: float = Field(
+        default=2.0, gt=0, le=30, description="mean days from the find to the cash-out"
+    )
 
     @model_validator(mode="after")
     def _amounts(self) -> BinAttackParams:
@@ -45,7 +55,7 @@ class BinAttackParams(TypologyParams):
 
 
 @register("bin_attack.v1")
-class BinAttack(Typology):
+class BinAttack(CardFraud):
     family = "card"
     description = (
         "A bot enumerates neighbouring card numbers within one BIN at one online merchant "
@@ -59,8 +69,10 @@ class BinAttack(Typology):
     def expected_rows(self) -> float:
         p = self.params
         assert isinstance(p, BinAttackParams)
-        # Guesses per number: up to guesses_max, fewer when one hits (rough mean).
-        return p.cards * (1 + p.guesses_max) / 2
+        # Guesses per number: up to guesses_max, fewer when one hits (rough mean); a few finds
+        # are cashed out.
+        found = p.cards * min(1.0, p.hit_rate * p.guesses_max)
+        return p.cards * (1 + p.guesses_max) / 2 + found * p.cash_out_share * self.spree_rows()
 
     # -- target selection --------------------------------------------------------------------
 
@@ -80,12 +92,9 @@ class BinAttack(Typology):
         first = int(self.rng.integers(0, len(members) - n + 1))
         return [int(c) for c in members[first : first + n]]
 
-    def _new_merchant(self, avoid: int = -1) -> int:
-        for _ in range(10):
-            m = int(self.ch.merchants(self.rng, 1, online=True)[0])
-            if m != avoid:
-                return m
-        return m
+    def setup(self) -> None:
+        super().setup()
+        self._plan_test_shops(1)  # each ring's bot goes back to the checkout that let it in
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -94,11 +103,13 @@ class BinAttack(Typology):
         assert isinstance(p, BinAttackParams)
         ch, rng, s = self.ch, self.rng, ep.state
         if "cards" not in s:
+            self._join_ring(ep)  # the ring's test shop, and its carders' cash-out shops
+            shops = self.test_lists[s["ring"]] if s["ring"] >= 0 else []
             s.update(
                 cards=self._run_of_cards(p.cards),
                 next=0,
-                merchant=self._new_merchant(),
-                device=ch.new_device(),
+                merchant=shops[0] if shops else self._test_shops(rng, 1, set())[0],
+                bot=ch.new_device(),
                 amount_max=p.amount_max,
                 since_pause=0,
                 burst=int(rng.poisson(p.burst_size)) + 1,
@@ -117,15 +128,19 @@ class BinAttack(Typology):
                     s["merchant"],
                     round(amount * ch.world.profile.minor_per_major),
                     channel="cnp",
-                    device=s["device"],
+                    device=s["bot"],
                     stale_data=not hit,
                 )
                 yield from self._pace(ep)
                 if outcome.approved:
                     s["found"].append(card)  # a working number + expiry + CVV: sold on
+                    if rng.random() < p.cash_out_share:
+                        later = ch.now + int(rng.exponential(p.cash_out_days * DAY))
+                        self._queue_card(ep, card, later)
                     break
                 if outcome.reason in ("card_blocked", "account_frozen"):
                     break
+        yield from self._cash_out(ep)
 
     def _pace(self, ep: Episode) -> Process:
         """Seconds between tries; a pause of minutes after each burst (rate-limit evasion)."""
@@ -143,14 +158,18 @@ class BinAttack(Typology):
     # -- adaptation --------------------------------------------------------------------------
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
-        if outcome.reason == "step_up_failed" and "merchant" in ep.state:
+        if ep.state.get("next", 0) >= len(ep.state.get("cards", [])):
+            super().on_declined(ep, outcome)  # cashing out: the ring learns
+        elif outcome.reason == "step_up_failed" and "merchant" in ep.state:
             # The merchant switched on step-up (or the amount crossed the threshold): move the
             # bot to another merchant and stay well under the step-up threshold.
-            ep.state["merchant"] = self._new_merchant(avoid=ep.state["merchant"])
+            ep.state["merchant"] = self._replace_test_shop(ep, ep.state["merchant"])[0]
             ceiling = 0.5 * self.ch.bank.sca_threshold / self.ch.world.profile.minor_per_major
             ep.state["amount_max"] = max(min(ep.state["amount_max"], ceiling), 0.01)
             ep.adaptations += 1
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
-        # One enumerated number was blocked: the bot simply goes on with the next one.
-        return ep.state.get("next", 0) < len(ep.state.get("cards", []))
+        # One enumerated number was blocked: the bot goes on with the next one, the carders
+        # with the other numbers found.
+        s = ep.state
+        return s.get("next", 0) < len(s.get("cards", [])) or bool(s.get("queue"))

@@ -1,32 +1,43 @@
 """Card testing: a bot tries many stolen cards with tiny online payments at one or a few
-merchants within minutes; cards that pass are used days later for larger purchases."""
+merchants within minutes; carders who buy the cards that pass cash them out days later."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
+from fraudsim.core.units import DAY
+from fraudsim.typologies.base import Episode, Outcome, Process
+from fraudsim.typologies.carding import DEAD, CardFraud, RingParams
 from fraudsim.typologies.registry import register
 
 
-class CardTestingParams(TypologyParams):
+class CardTestingParams(RingParams):
     cards: int = Field(default=25, ge=1, le=10_000, description="stolen cards tried per episode")
     merchants: int = Field(default=2, ge=1, le=20, description="online merchants attacked")
+    # ULB/Worldline 2013 (real): 36.8% of frauds are <= 1.00, the test amounts
     amount_min: float = Field(default=0.5, gt=0, description="smallest test amount, major units")
     amount_max: float = Field(default=2.0, gt=0, description="largest test amount, major units")
+    # bots fire within seconds (a real signal: velocity during card testing)
     seconds_between: float = Field(default=12.0, gt=0, description="mean pause between tries")
     stale_share: float = Field(
         default=0.6, ge=0, le=1, description="share of card data that is stale (wrong CVV/expiry)"
     )
-    cash_out_share: float = Field(
-        default=0.5, ge=0, le=1, description="share of working cards used for a purchase later"
+    # choice: a bot cycles a rejected card through the dump's other expiry/CVV guesses
+    retry_share: float = Field(
+        default=0.6, ge=0, le=1, description="share of declined tests tried again at once"
     )
-    cash_out_days: float = Field(default=2.0, gt=0, description="mean days before cash-out")
-    cash_out_amount: float = Field(default=120.0, gt=0, description="median cash-out purchase")
+    retries: int = Field(default=2, ge=0, le=10, description="most retries of one card")
+    # choice: carding shops sell nearly every validated card, and buyers use most of them
+    cash_out_share: float = Field(
+        default=0.8, ge=0, le=1, description="share of working cards a carder buys and cashes out"
+    )
+    # choice: validated cards go stale fast (owners notice, banks reissue): used within a day
+    # or two, often the same day
+    cash_out_days: float = Field(default=1.0, gt=0, description="mean days before cash-out")
 
 
 @register("card_testing.v1")
-class CardTesting(Typology):
+class CardTesting(CardFraud):
     family = "card"
     description = (
         "Bot tests stolen cards with tiny CNP payments at few merchants within "
@@ -34,92 +45,89 @@ class CardTesting(Typology):
     )
     report_kind = "card"
     default_rate_per_day = 0.3
-    rows_per_episode = 32.0
+    rows_per_episode = 40.0
     Params = CardTestingParams
 
     def expected_rows(self) -> float:
         p = self.params
         assert isinstance(p, CardTestingParams)
-        # A cash-out above the step-up threshold (30 EUR by default) is split into ~5 pieces.
-        pieces = max(1.0, p.cash_out_amount / 30.0 * 1.2)
-        return p.cards * (1 + (1 - p.stale_share) * p.cash_out_share * pieces)
+        tests = 1 + sum((p.stale_share * p.retry_share) ** k for k in range(1, p.retries + 1))
+        return p.cards * (tests + (1 - p.stale_share) * p.cash_out_share * self.spree_rows())
+
+    def setup(self) -> None:
+        super().setup()
+        p = self.params
+        assert isinstance(p, CardTestingParams)
+        self._plan_test_shops(p.merchants)
 
     def run(self, ep: Episode) -> Process:
         p = self.params
         assert isinstance(p, CardTestingParams)
-        ch, rng = self.ch, self.rng
+        ch, rng, s = self.ch, self.rng, ep.state
         minor = ch.world.profile.minor_per_major
-        if "cards" not in ep.state:
+        if "cards" not in s:
             victims = ch.sample_customers(rng, p.cards)
-            ep.state["cards"] = [int(rng.choice(ch.cards_of(int(v)))) for v in victims]
-            ep.state["merchants"] = [int(m) for m in ch.merchants(rng, p.merchants, online=True)]
-            ep.state["next"] = 0
-            ep.state["device"] = ch.new_device()
-            ep.state["max_amount"] = p.amount_max
+            s["cards"] = [int(rng.choice(ch.cards_of(int(v)))) for v in victims]
+            s["next"] = 0
+            s["bot"] = ch.new_device()
+            s["max_amount"] = p.amount_max
+            self._join_ring(ep)  # the ring's test shops, and its carders' cash-out shops
+            s["merchants"] = list(self.test_lists[s["ring"]]) if s["ring"] >= 0 else []
+            s["merchants"] = s["merchants"] or self._test_shops(rng, p.merchants, set())
             # Learnt from detector blocks: tests look like small ordinary purchases, paced
             # out over more shops, from devices the card owners use.
             e = self.learnt
-            ep.state["amount_scale"] = 1.0 + 9.0 * e
-            ep.state["pace"] = 1.0 + 30.0 * e
+            s["amount_scale"] = 1.0 + 9.0 * e
+            s["pace"] = 1.0 + 30.0 * e
             if int(3 * e):
-                more = ch.merchants(rng, int(3 * e), online=True)
-                ep.state["merchants"] += [int(m) for m in more]
-        working: list[int] = ep.state.setdefault("working", [])
-        while ep.state["next"] < len(ep.state["cards"]):
-            card = ep.state["cards"][ep.state["next"]]
-            ep.state["next"] += 1
-            merchant = ep.state["merchants"][int(rng.integers(0, len(ep.state["merchants"])))]
-            amount = rng.uniform(p.amount_min, max(ep.state["max_amount"], p.amount_min))
-            amount *= ep.state.get("amount_scale", 1.0)
-            stale = rng.random() < p.stale_share
-            device = ep.state["device"]
-            if self.evades():
-                device = ch.device_of(int(ch.pop.cards["customer_idx"][card]))
-            outcome = ch.card_payment(
-                ep,
-                card,
-                merchant,
-                round(amount * minor),
-                channel="cnp",
-                device=device,
-                stale_data=stale,
-            )
-            if outcome.approved:
-                working.append(card)
-            yield ch.wait(rng.exponential(p.seconds_between * ep.state.get("pace", 1.0)))
-        # Cash-out: some working cards buy goods days later, elsewhere.
-        for card in working:
-            if rng.random() >= p.cash_out_share:
-                continue
-            yield ch.wait(rng.exponential(p.cash_out_days * 86_400 / max(len(working), 1)))
-            merchant = int(ch.merchants(rng, 1, online=True)[0])
-            amount = rng.lognormal(0.0, 0.6) * p.cash_out_amount
-            outcome = ch.card_payment(
-                ep, card, merchant, round(amount * minor), channel="cnp", device=ep.state["device"]
-            )
-            if not outcome.approved and outcome.reason == "step_up_failed" and self.adaptive:
-                # Adapt: split the purchase into pieces under the step-up threshold (whole
-                # minor units); stop when a piece is declined.
-                limit = self.ch.bank.sca_threshold
-                left = round(amount * minor)
-                while left >= minor and limit > minor:
-                    piece = min(left, round(limit * rng.uniform(0.7, 0.98)))
-                    yield ch.wait(rng.exponential(300))
-                    done = ch.card_payment(
-                        ep, card, merchant, piece, channel="cnp", device=ep.state["device"]
-                    )
-                    left -= piece
-                    if not done.approved:
-                        break
-                ep.adaptations += 1
+                s["merchants"] += self._test_shops(rng, int(3 * e), set(s["merchants"]))
+        while s["next"] < len(s["cards"]):
+            card = s["cards"][s["next"]]
+            s["next"] += 1  # advance first: a block on this card resumes with the next one
+            stale = bool(rng.random() < p.stale_share)
+            outcome = self._test(ep, card, stale, minor)
+            for _ in range(p.retries):
+                retry = not outcome.approved and outcome.reason not in DEAD
+                if not (retry and rng.random() < p.retry_share):
+                    break
+                yield ch.wait(rng.exponential(p.seconds_between))
+                # The next guess from the dump: right this time as often as data is fresh.
+                outcome = self._test(ep, card, bool(rng.random() < p.stale_share), minor)
+            if outcome.approved and rng.random() < p.cash_out_share:
+                # Sold to a carder, who uses it days later at the ring's shops.
+                later = ch.now + int(rng.exponential(p.cash_out_days * DAY))
+                self._queue_card(ep, card, later)
+            yield ch.wait(rng.exponential(p.seconds_between * s.get("pace", 1.0)))
+        yield from self._cash_out(ep)
+
+    def _test(self, ep: Episode, card: int, stale: bool, minor: int) -> Outcome:
+        p = self.params
+        assert isinstance(p, CardTestingParams)
+        ch, rng, s = self.ch, self.rng, ep.state
+        merchant = s["merchants"][int(rng.integers(0, len(s["merchants"])))]
+        s["tested"] = merchant
+        amount = rng.uniform(p.amount_min, max(s["max_amount"], p.amount_min))
+        amount *= s.get("amount_scale", 1.0)
+        device = s["bot"]
+        if s.get("spoof"):
+            device = ch.device_of(int(ch.pop.cards["customer_idx"][card]))
+        s["shop"] = None  # a test shop is not one of the ring's
+        return ch.card_payment(
+            ep, card, merchant, round(amount * minor), "cnp", device, stale_data=stale
+        )
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
-        if outcome.reason == "step_up_failed" and len(ep.state.get("merchants", [])) > 0:
-            # The merchant switched on step-up: move to another merchant, smaller amounts.
-            ep.state["merchants"] = [int(m) for m in self.ch.merchants(self.rng, 1, online=True)]
-            ep.state["max_amount"] = max(ep.state.get("max_amount", 2.0) * 0.5, 0.1)
-            ep.adaptations += 1
+        s = ep.state
+        if s.get("next", 0) < len(s.get("cards", [])) and s.get("merchants"):
+            if outcome.reason == "step_up_failed" and s.get("tested") in s["merchants"]:
+                # The test shop switched on step-up: the ring moves its bots, smaller amounts.
+                s["merchants"] = self._replace_test_shop(ep, s["tested"])
+                s["max_amount"] = max(s.get("max_amount", 2.0) * 0.5, 0.1)
+                ep.adaptations += 1
+            return
+        super().on_declined(ep, outcome)
 
     def on_interrupt(self, ep: Episode, cause: str) -> bool:
-        # A card was blocked (velocity or report): go on with the next card.
-        return ep.state.get("next", 0) < len(ep.state.get("cards", []))
+        # A card was blocked (velocity or report): go on with the next card or cash-out.
+        s = ep.state
+        return s.get("next", 0) < len(s.get("cards", [])) or bool(s.get("queue"))

@@ -246,8 +246,9 @@ def check_deterministic(h: _Harness) -> None:
 
 def check_honest_rows_unchanged(h: _Harness) -> None:
     """Adding the typology leaves honest rows as they were (docs/design.md, "Honest traffic
-    never depends on fraud"), except card repayments (they pay the card's real balance) and a
-    lost card's own use after its episode started (`Actions.card_lost`)."""
+    never depends on fraud"), except card repayments (they pay the card's real balance), a
+    lost card's own use after its episode started (`Actions.card_lost`) and the use of accounts
+    an episode took (frozen, or a mule exited by the bank) after it started."""
 
     def honest(frame: pl.DataFrame) -> pl.DataFrame:
         ok = pl.col("episode_id").is_null() & (pl.col("tx_type") != "card_repayment")
@@ -257,13 +258,39 @@ def check_honest_rows_unchanged(h: _Harness) -> None:
     attacked = honest(run["transactions"])
     if attacked.equals(base):
         return
-    extra = attacked.join(base, on=HONEST_KEY, how="anti", nulls_equal=True)
-    assert extra.height == 0, f"{extra.height} honest rows appear only with the typology"
     taken = run["episodes"].select(pl.col("card_ids").alias("card_id"), "start")
     lost = taken.explode("card_id").group_by("card_id").agg(pl.col("start").min())
+    # A customer whose card was blocked pays with their other card (or a replacement) from then
+    # on: those rows move cards, they are not new behaviour.
+    holders = (
+        lost.join(run["cards"].select("card_id", "customer_id"), on="card_id")
+        .group_by("customer_id")
+        .agg(pl.col("start").min().alias("blocked_from"))
+    )
+    extra = (
+        attacked.join(base, on=HONEST_KEY, how="anti", nulls_equal=True)
+        .join(holders, on="customer_id", how="left")
+        .filter(pl.col("blocked_from").is_null() | (pl.col("timestamp") < pl.col("blocked_from")))
+    )
+    assert extra.height == 0, f"{extra.height} honest rows appear only with the typology"
     missing = base.join(attacked, on=HONEST_KEY, how="anti", nulls_equal=True)
-    unexplained = missing.join(lost, on="card_id", how="left").filter(
-        pl.col("start").is_null() | (pl.col("timestamp") < pl.col("start"))
+    # Accounts an episode used (a mule's, a victim's) may be frozen or exited by the bank: their
+    # owners' honest use can stop from the episode's start on.
+    used = (
+        run["episodes"]
+        .select(pl.col("account_ids").alias("account_id"), "start")
+        .explode("account_id")
+        .join(run["accounts"].select("account_id", "customer_id"), on="account_id")
+        .group_by("customer_id")
+        .agg(pl.col("start").min().alias("owner_start"))
+    )
+    unexplained = (
+        missing.join(lost, on="card_id", how="left")
+        .join(used, on="customer_id", how="left")
+        .filter(
+            (pl.col("start").is_null() | (pl.col("timestamp") < pl.col("start")))
+            & (pl.col("owner_start").is_null() | (pl.col("timestamp") < pl.col("owner_start")))
+        )
     )
     assert unexplained.height == 0, (
         f"{unexplained.height} honest rows vanish with the typology, not on a card its episode "

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import HOUR
+from fraudsim.typologies import human
 from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
 
@@ -22,8 +23,12 @@ class GraphParams(TypologyParams):
         default=20_000.0, gt=0, le=1e9, description="median total injected, major units"
     )
     amount_sigma: float = Field(default=0.5, ge=0, le=3, description="lognormal sigma of the total")
-    fee: float = Field(
-        default=0.02, ge=0, le=0.3, description="share each account keeps before passing on"
+    fee: float | None = Field(
+        default=None,
+        ge=0,
+        le=0.5,
+        description="mean share a mule keeps before passing on (None: the profile's mule "
+        "commission, ~5-20%); the launderer's own accounts keep the profile's own share",
     )
     hop_hours: float = Field(
         default=6.0, gt=0, le=720, description="mean hours between successive layers"
@@ -65,19 +70,20 @@ class _Graph(Typology):
     def n_edges(self) -> float:
         """Mean number of transfers between layers (for prevalence control)."""
 
+    # Accounts the launderer may open for the shape (each gets a first deposit).
+    hubs: ClassVar[int] = 0
+
     def expected_rows(self) -> float:
-        return self.n_edges()
+        return self.n_edges() + self.hubs * self.params.own_hub_share
 
     # -- accounts ------------------------------------------------------------------------------
 
     def _mules(self, ep: Episode, n: int) -> list[int]:
-        """Checking accounts of n recruited mules (young customers), none used twice."""
+        """Checking accounts of n recruited mules (at mule ages), none used twice."""
         ch = self.ch
         used: set[int] = ep.state.setdefault("used", set())
-        pool = ch.sample_customers(
-            self.rng, n + len(used) + 4, max_age=ch.world.profile.fraud.mule_max_age
-        )
-        out = [ch.checking(int(c)) for c in pool if ch.checking(int(c)) not in used][:n]
+        pool = human.recruit(ch, self.rng, n + len(used) + 2)
+        out = [ch.checking(c) for c in pool if ch.checking(c) not in used][:n]
         for account in out:
             used.add(account)
             ep.state["roles"][account] = "mule"
@@ -91,10 +97,10 @@ class _Graph(Typology):
         shell trader) or a recruited mule's."""
         if self.rng.random() >= self.params.own_hub_share:
             return self._mules(ep, 1)[0]
-        age = int(self.rng.integers(23, 60))
-        income = float(self.rng.lognormal(np.log(38_000), 0.4))
-        sex = "F" if self.rng.random() < 0.4 else "M"
-        _, account = self.ch.open_account(age, income, sex=sex)
+        # Opened under an identity like any newcomer's and funded as newcomers fund theirs.
+        _, account = human.open_like_newcomer(self.ch, self.rng)
+        t, amount, cash = human.first_deposit(self.rng, self.ch.world.profile, self.ch.now)
+        ep.state.setdefault("deposits", []).append([t, account, amount, cash])
         ep.state["roles"][account] = "fraudster"
         ep.state.setdefault("used", set()).add(account)
         ep.accounts.add(account)
@@ -119,28 +125,62 @@ class _Graph(Typology):
             plan=plan,
             stage=0,
             edge=0,
-            holding={OUTSIDE: int(round(total * 100))},
-            budget={},
+            holding={OUTSIDE: int(round(total * self.ch.world.profile.minor_per_major))},
+            amounts=[],
             pace=1.0,
         )
+
+    def _amounts(self, ep: Episode, stage: list[Edge]) -> list[int]:
+        """What each edge of a stage moves (minor units): each source keeps a cut drawn for it
+        (a mule's commission, or the little a launderer's own account keeps) and splits the
+        rest along its edges in sums typed as people type them, the last edge what is left."""
+        st, rng, prof = ep.state, self.rng, self.ch.world.profile
+        budget: dict[int, int] = {}
+        for src in dict.fromkeys(e[0] for e in stage):
+            held = max(st["holding"].get(src, 0), 0)
+            if src == OUTSIDE:
+                budget[src] = held
+                continue
+            mean = human.own_keep(prof) if st["roles"].get(src) == "fraudster" else self.params.fee
+            budget[src] = int(held * (1 - human.cut(rng, prof, mean)))
+        last = {e[0]: i for i, e in enumerate(stage)}
+        left = dict(budget)
+        out = []
+        for i, (src, _, share) in enumerate(stage):
+            piece = human.typed(rng, prof, budget[src] * share, down=True)
+            amount = left[src] if last[src] == i else min(piece, left[src])
+            left[src] -= amount
+            out.append(amount)
+        return out
 
     def run(self, ep: Episode) -> Process:
         p = self.params
         ch, rng, st = self.ch, self.rng, ep.state
         if "plan" not in st:
             self._plan(ep)
+        while st.get("deposits"):
+            # New accounts of the launderer get their first deposit before they are used.
+            t, account, amount, cash = st["deposits"][0]
+            if t > ch.now:
+                yield ch.wait(t - ch.now)
+            st["deposits"].pop(0)
+            human.post_deposit(ch, ep, account, amount, cash, "fraudster")
         while st["stage"] < len(st["plan"]):
             stage = st["plan"][st["stage"]]
-            if st["edge"] == 0:
+            if st["edge"] == 0 and not st["amounts"]:
                 if st["stage"] > 0:
                     yield ch.wait(rng.exponential(p.hop_hours * HOUR) * st["pace"])
-                # Each source keeps a fee and passes the rest on; fixed once per stage.
-                keep = 0.0 if st["stage"] == 0 else p.fee
-                st["budget"] = {s: int(st["holding"].get(s, 0) * (1 - keep)) for s, _, _ in stage}
+                st["amounts"] = self._amounts(ep, stage)
             while st["edge"] < len(stage):
-                src, dst, share = stage[st["edge"]]
+                src, dst, _ = stage[st["edge"]]
+                amount = st["amounts"][st["edge"]]
+                if amount >= 100 and src != OUTSIDE:
+                    # The payer opens their banking app first (as honest payers do).
+                    owner = int(ch.pop.accounts["customer_idx"][src])
+                    gap = human.open_session(ch, ep, rng, owner, self._device(src), src)
+                    if gap:
+                        yield ch.wait(gap)
                 st["edge"] += 1
-                amount = int(st["budget"].get(src, 0) * share)
                 if amount < 100:  # nothing left to move on this edge (e.g. a frozen source)
                     continue
                 self._move(ep, src, dst, amount)
@@ -149,6 +189,7 @@ class _Graph(Typology):
                     yield ch.wait(gap)
             st["stage"] += 1
             st["edge"] = 0
+            st["amounts"] = []
 
     def _move(self, ep: Episode, src: int, dst: int, amount: int) -> None:
         ch, st = self.ch, ep.state
@@ -210,6 +251,7 @@ class FanInParams(GraphParams):
 
 @register("fan_in.v1")
 class FanIn(_Graph):
+    hubs = 1
     description = "Many mule accounts receive funds and pass them on to one collecting account."
     Params = FanInParams
     params: FanInParams
@@ -227,6 +269,7 @@ class FanOutParams(GraphParams):
 
 @register("fan_out.v1")
 class FanOut(_Graph):
+    hubs = 1
     description = "One account receives a large sum and distributes it to many mule accounts."
     Params = FanOutParams
     params: FanOutParams
@@ -245,6 +288,7 @@ class CycleParams(GraphParams):
 
 @register("cycle.v1")
 class Cycle(_Graph):
+    hubs = 1
     description = "Funds leave an account, pass through intermediaries and return to it."
     Params = CycleParams
     params: CycleParams
@@ -264,6 +308,7 @@ class ScatterGatherParams(GraphParams):
 
 @register("scatter_gather.v1")
 class ScatterGather(_Graph):
+    hubs = 2
     description = "One account splits funds across intermediaries that recombine them in one."
     Params = ScatterGatherParams
     params: ScatterGatherParams
@@ -283,6 +328,7 @@ class GatherScatterParams(GraphParams):
 
 @register("gather_scatter.v1")
 class GatherScatter(_Graph):
+    hubs = 1
     description = "Many accounts pay one hub, which then distributes the funds to many others."
     Params = GatherScatterParams
     params: GatherScatterParams

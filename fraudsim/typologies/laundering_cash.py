@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies import human
 from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
 
@@ -34,22 +35,31 @@ def _device(ch: Any, account: int) -> int:
     return int(ch.device_of(int(ch.pop.accounts["customer_idx"][account])))
 
 
-def _open_own_account(typ: Typology, ep: Episode) -> int:
-    """A launderer-controlled account (a new customer), with a debit card for cash-outs."""
+def _open_own_account(typ: Typology, ep: Episode) -> tuple[int, tuple[int, int, bool]]:
+    """A launderer-controlled account (a new customer like any newcomer), with a debit card
+    for cash-outs; (account, its first deposit as `human.first_deposit` draws it)."""
     ch, rng = typ.ch, typ.rng
-    age = int(rng.integers(21, 55))
-    cust, account = ch.open_account(age, float(rng.lognormal(np.log(30_000), 0.4)))
+    cust, account = human.open_like_newcomer(ch, rng)
     ch.issue_card(cust, kind="debit")
     ep.accounts.add(account)
-    return account
+    return account, human.first_deposit(rng, ch.world.profile, ch.now)
+
+
+def _forward_mean(role: str, profile: Any, keep: float | None) -> float | None:
+    """Mean share kept when passing funds on: `keep` if given, else a mule's commission
+    (None: the profile's) or the little a launderer's own account keeps."""
+    if keep is not None:
+        return keep
+    return human.own_keep(profile) if role == "fraudster" else None
 
 
 class StructuringParams(TypologyParams):
     threshold: float = Field(
         default=10_000.0, gt=0, le=1e8, description="reporting threshold, major units"
     )
+    # choice: structured deposits spread over ~70-99% of the threshold, most near the top
     margin: float = Field(
-        default=0.15, gt=0, lt=1, description="deposits fall in [threshold*(1-margin), threshold)"
+        default=0.30, gt=0, lt=1, description="deposits fall in [threshold*(1-margin), threshold)"
     )
     depositors: int = Field(
         default=3, ge=1, le=50, description="people depositing (1: one structurer, >1: smurfs)"
@@ -59,7 +69,12 @@ class StructuringParams(TypologyParams):
     collect_hours: float = Field(
         default=12.0, gt=0, le=240, description="mean hours before a smurf forwards the cash"
     )
-    smurf_fee: float = Field(default=0.03, ge=0, le=0.2, description="share a smurf keeps")
+    smurf_fee: float | None = Field(
+        default=None,
+        ge=0,
+        le=0.5,
+        description="mean share a smurf keeps (None: the profile's mule commission, ~5-20%)",
+    )
     exit: bool = Field(default=True, description="the collected funds are wired out at the end")
 
 
@@ -78,29 +93,38 @@ class Structuring(Typology):
     def expected_rows(self) -> float:
         p = self.params
         each = 2 if p.depositors > 1 else 1  # a deposit, then the smurf's forward
-        return p.depositors * p.deposits_each * each + p.exit
+        opening = 1 if p.depositors > 1 else 0  # the new collecting account's first deposit
+        return p.depositors * p.deposits_each * each + p.exit + opening
 
     def _amount(self, ep: Episode) -> int:
-        """Just under the threshold, in round cash amounts (tens when the threshold allows)."""
-        p = self.params
-        unit = 10.0 if p.threshold >= 1_000 else 1.0
-        value = p.threshold * self.rng.uniform(1 - ep.state["margin"], 0.995)
-        return int(max(np.floor(value / unit) * unit, unit) * 100)
+        """Under the threshold, in notes: spread over [1 - margin, 1) of it with most mass near
+        the top (a beta draw), a third of them rounded down to a round figure (9,500, 8,000)."""
+        p, rng = self.params, self.rng
+        prof = self.ch.world.profile
+        step = prof.transfers.cash_deposit_step if p.threshold >= 100 else 1.0
+        value = p.threshold * (1 - ep.state["margin"] * float(rng.beta(1.2, 3.0)))
+        value = min(value, p.threshold - step)
+        if rng.random() < prof.transfers.p2p_round_share:
+            digits = 10 ** np.floor(np.log10(max(value, 1.0))) / 10
+            value = np.floor(value / digits) * digits
+        value = max(np.floor(value / step) * step, step)
+        return int(round(value * prof.minor_per_major))
 
     def _plan(self, ep: Episode) -> None:
         p, ch, rng = self.params, self.ch, self.rng
+        events_first: list[list[Any]] = []
         if p.depositors == 1:
             # One structurer banking their own cash: the offender's own account.
             people = ch.sample_customers(rng, 1, min_age=25)
             roles = {ch.checking(int(people[0])): "fraudster"}
             collector = ch.checking(int(people[0]))
         else:
-            mules = ch.sample_customers(
-                rng, p.depositors, max_age=ch.world.profile.fraud.mule_max_age
-            )
-            roles = {ch.checking(int(m)): "mule" for m in mules}
-            collector = _open_own_account(self, ep)
-        events: list[list[Any]] = []  # [time, kind, account]
+            mules = human.recruit(ch, rng, p.depositors)
+            roles = {ch.checking(m): "mule" for m in mules}
+            collector, (t0, amount, cash) = _open_own_account(self, ep)
+            events_first = [[t0, "opening", collector]]
+            ep.state["opening"] = {str(collector): [amount, cash]}
+        events: list[list[Any]] = events_first  # [time, kind, account]
         day0 = (ch.now // DAY + 1) * DAY  # from tomorrow's opening hours
         first_weekday = ch.world.config.start_date.weekday()
         # Days the branch is open (not Sundays), enough of them for everyone's deposits.
@@ -141,15 +165,26 @@ class Structuring(Typology):
                 yield ch.wait(t - ch.now)
             held = st["held"]
             role = st["roles"][account]
+            if kind == "opening":  # the collecting account's first deposit, as newcomers make it
+                amount, cash = st["opening"][str(account)]
+                human.post_deposit(ch, ep, account, amount, cash, role)
+                continue
             if kind == "deposit":
                 amount = self._amount(ep)
                 ch.credit(ep, account, amount, role=role, **DEPOSIT)
                 held[account] = held.get(account, 0) + amount
                 continue
-            fee = self.params.smurf_fee if kind == "forward" else 0.0
-            amount = int(held.get(account, 0) * (1 - fee))
+            prof = ch.world.profile
+            smurf = self.params.smurf_fee if kind == "forward" else None
+            keep = _forward_mean(role, prof, smurf)
+            amount = human.passed_on(self.rng, prof, held.get(account, 0), keep)
             if amount < 100:
                 continue
+            # The payer opens their banking app first, as honest payers do.
+            owner = int(ch.pop.accounts["customer_idx"][account])
+            gap = human.open_session(ch, ep, self.rng, owner, _device(ch, account), account)
+            if gap:
+                yield ch.wait(gap)
             to = st["collector"] if kind == "forward" else -1
             outcome = ch.transfer(ep, account, to, amount, device=_device(ch, account), role=role)
             if outcome.approved:
@@ -184,8 +219,12 @@ class PassThroughParams(TypologyParams):
     )
     inflows: int = Field(default=2, ge=1, le=20, description="incoming payments per round")
     outflows: int = Field(default=3, ge=1, le=20, description="onward transfers per round")
-    out_share: float = Field(
-        default=0.96, ge=0.5, le=1, description="share of the round's inflow sent on"
+    out_share: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=1,
+        description="mean share of the round's inflow sent on (None: all but the holder's "
+        "cut: a mule's commission, ~5-20%, or the little a launderer's own account keeps)",
     )
     hours: float = Field(
         default=3.0, gt=0, le=48, description="mean hours from the last inflow to all out"
@@ -216,24 +255,34 @@ class RapidPassThrough(Typology):
     def expected_rows(self) -> float:
         p = self.params
         cash = p.amount * p.cash_share / p.atm_max
-        return p.rounds * (p.inflows + p.outflows + np.ceil(cash))
+        opening = p.own_account_share  # a new account's first deposit
+        return p.rounds * (p.inflows + p.outflows + np.ceil(cash)) + opening
 
     def run(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "account" not in st:
-            if rng.random() < p.own_account_share:
-                st["account"], st["role"] = _open_own_account(self, ep), "fraudster"
-            else:
-                mule = ch.sample_customers(rng, 1, max_age=ch.world.profile.fraud.mule_max_age)
-                st["account"], st["role"] = ch.checking(int(mule[0])), "mule"
             st.update(round=0, phase="in", step=0, received=0, todo=[])
+            if rng.random() < p.own_account_share:
+                st["account"], first = _open_own_account(self, ep)
+                st["role"], st["opening"] = "fraudster", list(first)
+            else:
+                st["account"], st["role"] = ch.checking(human.recruit(ch, rng, 1)[0]), "mule"
             ep.accounts.add(st["account"])
         account, role = st["account"], st["role"]
+        if st.get("opening"):
+            # A new account gets its first deposit, as newcomers' do, before it is used.
+            t, amount, cash = st["opening"]
+            if t > ch.now:
+                yield ch.wait(t - ch.now)
+            st["opening"] = None
+            human.post_deposit(ch, ep, account, amount, cash, role)
         while st["round"] < p.rounds:
             if st["phase"] == "in":
                 while st["step"] < p.inflows:
                     st["step"] += 1
-                    amount = int(rng.lognormal(np.log(p.amount), 0.3) * 100 / p.inflows)
+                    minor = ch.world.profile.minor_per_major
+                    sent = rng.lognormal(np.log(p.amount), 0.3) * minor / p.inflows
+                    amount = human.typed(rng, ch.world.profile, sent)  # typed by the payer
                     ch.credit(
                         ep,
                         account,
@@ -244,7 +293,7 @@ class RapidPassThrough(Typology):
                     )
                     st["received"] += amount
                     yield ch.wait(_capped_wait(rng, 30 * 60))
-                st.update(phase="out", todo=self._outflows(st["received"]))
+                st.update(phase="out", todo=self._outflows(st["received"], role))
             mean_gap = p.hours * HOUR / (len(st["todo"]) + 1)
             while st["todo"]:
                 kind, amount = st["todo"].pop(0)
@@ -253,22 +302,35 @@ class RapidPassThrough(Typology):
                     self._atm(ep, account, amount, role)
                 else:
                     device = _device(ch, account)
+                    owner = int(ch.pop.accounts["customer_idx"][account])
+                    gap = human.open_session(ch, ep, rng, owner, device, account)
+                    if gap:
+                        yield ch.wait(gap)
                     ch.transfer(ep, account, -1, amount, device=device, role=role)
             st.update(round=st["round"] + 1, phase="in", step=0, received=0)
             if st["round"] < p.rounds:
                 yield ch.wait(rng.exponential(p.round_gap_days * DAY))
 
-    def _outflows(self, received: int) -> list[list[Any]]:
-        """Split the round's outflow into wires out of the bank and ATM withdrawals."""
-        p, rng = self.params, self.rng
-        total = int(received * min(p.out_share * rng.uniform(1.0, 1.03), 1.0))
+    def _outflows(self, received: int, role: str) -> list[list[Any]]:
+        """Split the round's outflow into wires out of the bank (typed sums, the last what is
+        left) and ATM withdrawals, after the holder's cut."""
+        p, rng, prof = self.params, self.rng, self.ch.world.profile
+        keep = None if p.out_share is None else 1 - p.out_share
+        total = int(received * (1 - human.cut(rng, prof, _forward_mean(role, prof, keep))))
+        minor = prof.minor_per_major
         cash = int(total * p.cash_share)
-        wires = rng.dirichlet(np.full(p.outflows, 3.0)) * (total - cash)
-        todo: list[list[Any]] = [["wire", int(w)] for w in wires]
-        cap = int(p.atm_max * 100)
-        while cash >= 2_000:  # ATM notes: at least 20 units, in tens
+        left = total - cash
+        todo: list[list[Any]] = []
+        for j, w in enumerate(rng.dirichlet(np.full(p.outflows, 3.0)).tolist()):
+            typed = human.typed(rng, prof, w * (total - cash), down=True)
+            piece = left if j == p.outflows - 1 else min(typed, left)
+            left -= piece
+            if piece > 0:
+                todo.append(["wire", piece])
+        cap = int(p.atm_max * minor)
+        while cash >= 20 * minor:  # ATM notes: at least 20 units, in tens
             piece = min(cash, cap)
-            piece -= piece % 1_000
+            piece -= piece % (10 * minor)
             todo.append(["atm", piece])
             cash -= piece
         order = rng.permutation(len(todo))

@@ -2,106 +2,19 @@
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import DAY, HOUR
-from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
+from fraudsim.typologies.base import Episode, Outcome, Process, TypologyParams
+from fraudsim.typologies.honest import _NOT_SHOPS, Honest
 from fraudsim.typologies.registry import register
-
-_NOT_SHOPS = ("atm", "utilities", "telecom", "insurance")  # categories ch.merchants never picks
-
-
-class _Honest(Typology):
-    """Real customers acting for themselves: their own cards and devices, role "none", never
-    reported. `run` names the pattern on the episode so every row carries it."""
-
-    family = "lookalike"
-    report_kind = "never"
-    is_fraud: ClassVar[bool] = False
-    default_rate_per_day = 0.3
-
-    def run(self, ep: Episode) -> Process:
-        ep.pattern = self.name.split(".")[0]
-        yield from self.behave(ep)
-
-    @abstractmethod
-    def behave(self, ep: Episode) -> Process:
-        """The honest behaviour (a SimPy generator); `run` names the pattern first."""
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _until(self, lo: int = 8, hi: int = 21) -> float:
-        """Seconds to wait until a waking hour in [lo, hi): people act in the daytime."""
-        now = self.ch.now
-        hour = (now % DAY) / HOUR
-        if lo <= hour < hi - 1:
-            return 1.0
-        day = now - now % DAY + (DAY if hour >= lo else 0)
-        return float(day + self.rng.integers(lo * HOUR, hi * HOUR) - now)
-
-    def _pay(self, ep: Episode, src: int, dst: int, amount: int) -> Outcome:
-        """An own-device transfer; dst -1 pays someone at another bank."""
-        device = self.ch.device_of(int(self.ch.pop.accounts["customer_idx"][src]))
-        return self.ch.transfer(ep, src, dst, amount, device=device, role="none")
-
-    def _funds(self, account: int, amount: int, days: int = 14) -> Process:
-        """Wait (a day at a time, at most `days`) until the account can pay `amount`: a
-        relative repays once the money is there, e.g. after payday."""
-        bank = self.ch.bank
-        for _ in range(days):
-            if bank.balances[account] - bank.floors[account] >= amount:
-                return
-            yield self.ch.wait(DAY)
-
-    def _receive(self, ep: Episode, account: int, amount: int) -> Outcome:
-        """A transfer arriving from someone at another bank."""
-        return self.ch.credit(
-            ep, account, amount, tx_type="p2p_transfer", channel="online_banking", role="none"
-        )
-
-    def _card(self, customer: int, prefer_credit: bool = False) -> int:
-        cards = self.ch.cards_of(customer)
-        kinds = self.ch.pop.cards["kind"][cards]
-        preferred = cards[kinds == (1 if prefer_credit else 0)]
-        return int((preferred if len(preferred) else cards)[0])
-
-    def _afford(self, amount: float, min_age: int, credit: bool) -> tuple[int, int, int]:
-        """(customer, card, room): the first of a few customers whose card has room for
-        `amount` (minor units), else the roomiest: people spend when they can afford it."""
-        rooms = []
-        for c in self.ch.sample_customers(self.rng, 20, min_age=min_age).tolist():
-            card = self._card(int(c), prefer_credit=credit)
-            acct = int(self.ch.pop.cards["account_idx"][card])
-            rooms.append((int(self.ch.bank.balances[acct] - self.ch.bank.floors[acct]), c, card))
-        room, who, card = next((r for r in rooms if r[0] >= amount), max(rooms))
-        return int(who), card, room
-
-    def _people(self, n: int, exclude: int, contacts_of: int | None = None) -> list[int]:
-        """n distinct customers: the person's own contacts first, then others."""
-        picked: list[int] = []
-        if contacts_of is not None:
-            picked = [int(c) for c in dict.fromkeys(self.ch.pop.contacts[contacts_of].tolist())]
-        picked += [int(c) for c in self.ch.sample_customers(self.rng, n + len(picked) + 2)]
-        return [c for c in dict.fromkeys(picked) if c != exclude][:n]
-
-    def _merchant(self, category: str | None, online: bool, region: int | None = None) -> int:
-        """A merchant of the category (in the region if any exists there, else anywhere)."""
-        for cat, reg in ((category, region), (category, None), (None, region), (None, None)):
-            try:
-                return int(
-                    self.ch.merchants(self.rng, 1, online=online, category=cat, region=reg)[0]
-                )
-            except ValueError:
-                continue
-        raise ValueError("no merchant at all")
 
 
 class PayrollParams(TypologyParams):
-    employees: int = Field(default=12, ge=2, le=500, description="staff paid in one run")
+    employees: int = Field(default=6, ge=2, le=500, description="median staff paid in one run")
     salary: float = Field(default=2_400.0, gt=0, le=1e6, description="median net monthly pay")
     salary_sigma: float = Field(default=0.35, ge=0, le=2, description="lognormal sigma of pay")
     revenue_payments: int = Field(default=6, ge=0, le=200, description="client payments first")
@@ -111,8 +24,9 @@ class PayrollParams(TypologyParams):
 
 
 @register("payroll_fan_out.v1")
-class PayrollFanOut(_Honest):
+class PayrollFanOut(Honest):
     description = "A small employer receives client payments, then pays many employees at once."
+    honest_rate = "payroll_per_customer_month"
     Params = PayrollParams
     params: PayrollParams
 
@@ -122,15 +36,17 @@ class PayrollFanOut(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "staff" not in st:
-            boss = int(ch.sample_customers(rng, 1, min_age=30)[0])
-            staff = [ch.checking(c) for c in self._people(p.employees, exclude=boss)]
+            boss = self._someone(min_age=30)
+            # Most employers are micro firms: head counts spread around the median (>= 2).
+            n = max(2, round(rng.lognormal(np.log(p.employees), 0.5)))
+            staff = [ch.checking(c) for c in self._people(n, exclude=boss)]
             outside = rng.random(len(staff)) < p.outside_share
             pay = rng.lognormal(np.log(p.salary), p.salary_sigma, len(staff))
             st.update(
                 employer=ch.checking(boss),
                 staff=[-1 if o else s for s, o in zip(staff, outside, strict=True)],
-                pay=[int(x * 100) for x in pay],
-                revenue=sum(int(x * 100) for x in pay) * rng.uniform(1.05, 1.3),
+                pay=[int(x * self.minor) for x in pay],
+                revenue=sum(int(x * self.minor) for x in pay) * rng.uniform(1.05, 1.3),
                 revenue_done=0,
                 paid=0,
             )
@@ -138,12 +54,12 @@ class PayrollFanOut(_Honest):
         while st["revenue_done"] < p.revenue_payments:
             st["revenue_done"] += 1
             yield ch.wait(rng.exponential(p.revenue_days * DAY / p.revenue_payments))
-            yield ch.wait(self._until(8, 19))
+            yield ch.wait(self._at_hour("online_banking"))
             share = rng.uniform(0.5, 1.5) / p.revenue_payments
             self._receive(ep, employer, int(total * share))
-        # Payroll goes out on a later morning, as one batch from the business's online banking.
+        # Payroll goes out later, as one batch from the business's online banking.
         yield ch.wait(rng.uniform(2, 20) * HOUR)
-        yield ch.wait(self._until(9, 16))
+        yield ch.wait(self._at_hour("online_banking"))
         while st["paid"] < len(st["staff"]):
             i = st["paid"]
             st["paid"] += 1
@@ -152,57 +68,70 @@ class PayrollFanOut(_Honest):
 
 
 class BillSplitParams(TypologyParams):
-    friends: int = Field(default=4, ge=1, le=20, description="friends who pay their share back")
+    friends: int = Field(default=4, ge=1, le=20, description="most friends paying a share back")
     bill: float = Field(default=180.0, gt=0, le=1e5, description="median bill, major units")
     online_share: float = Field(default=0.3, ge=0, le=1, description="bills paid online (trips)")
     hours: float = Field(default=20.0, gt=0, le=24 * 14, description="mean hours to pay back")
     outside_share: float = Field(default=0.25, ge=0, le=1, description="friends banking elsewhere")
+    equal_share: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="bills split equally, shares rounded up to whole units (choice; the others "
+        "pay for what they had)",
+    )
 
 
 @register("bill_split_fan_in.v1")
-class BillSplitFanIn(_Honest):
+class BillSplitFanIn(Honest):
     description = "One person pays a shared bill by card and friends each transfer their share."
+    honest_rate = "bill_split_per_customer_month"
     Params = BillSplitParams
     params: BillSplitParams
 
     def expected_rows(self) -> float:
-        return 1 + self.params.friends
+        return 1 + (1 + self.params.friends) / 2
 
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "payer" not in st:
-            payer = int(ch.sample_customers(rng, 1, min_age=18)[0])
-            friends = self._people(p.friends, exclude=payer, contacts_of=payer)
+            payer = self._someone()
+            friends = self._people(int(rng.integers(1, p.friends + 1)), payer, contacts_of=payer)
             outside = rng.random(len(friends)) < p.outside_share
+            bill = float(rng.lognormal(np.log(p.bill), 0.5))
+            each = bill / (len(friends) + 1)
+            if rng.random() < p.equal_share:  # rounded up to whole units, as friends do
+                shares = [int(np.ceil(each)) * self.minor] * len(friends)
+            else:  # each pays for what they had: a whole sum or the exact one
+                had = each * rng.lognormal(0, 0.3, len(friends))
+                shares = [self._typed(float(x), round_share=0.0) for x in had]
             st.update(
                 payer=payer,
                 friends=[
                     -1 if o else ch.checking(f) for f, o in zip(friends, outside, strict=True)
                 ],
-                bill=float(rng.lognormal(np.log(p.bill), 0.5)),
+                bill=bill,
+                shares=shares,
                 paid=0,
                 back=0,
             )
         payer, account = st["payer"], ch.checking(st["payer"])
         if not st["paid"]:
-            yield ch.wait(self._until(11, 23))
             online = rng.random() < p.online_share
+            channel = "cnp" if online else "pos"
+            yield ch.wait(self._at_hour(channel))
             category = "travel" if online else "restaurants"
             region = int(ch.pop.customers["region"][payer])
             merchant = self._merchant(category, online, None if online else region)
-            channel, bill = "cnp" if online else "pos", int(st["bill"] * 100)
-            device = ch.device_of(payer)  # the cardholder passes step-up: has_otp
-            ch.card_payment(
-                ep, self._card(payer), merchant, bill, channel, device, role="none", has_otp=True
+            self._shop(
+                ep, self._card(payer), merchant, int(st["bill"] * self.minor), channel, payer
             )
             st["paid"] = 1
-        # Shares are rounded up to whole units, as friends do.
-        share = int(np.ceil(st["bill"] / (len(st["friends"]) + 1))) * 100
         while st["back"] < len(st["friends"]):
-            friend = st["friends"][st["back"]]
+            friend, share = st["friends"][st["back"]], st["shares"][st["back"]]
             st["back"] += 1
             yield ch.wait(rng.exponential(p.hours * HOUR / len(st["friends"])))
-            yield ch.wait(self._until(7, 24))
+            yield ch.wait(self._at_hour("online_banking"))
             if friend < 0:
                 self._receive(ep, account, share)
             else:
@@ -213,91 +142,86 @@ class FamilyParams(TypologyParams):
     amount: float = Field(default=800.0, gt=0, le=1e6, description="median sum lent")
     hops: int = Field(default=1, ge=1, le=4, description="relatives it passes before returning")
     return_days: float = Field(default=5.0, gt=0, le=90, description="mean days per hop")
-    installments: int = Field(default=1, ge=1, le=6, description="repayments of the last hop")
+    installments: int = Field(default=3, ge=1, le=6, description="most repayments of the last hop")
     patience_days: int = Field(default=14, ge=0, le=60, description="days waited for funds")
+    exact_share: float = Field(
+        default=0.55, ge=0, le=1, description="loans repaid to the unit (choice)"
+    )
+    partial_share: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="loans repaid only in part, the rest forgiven (choice); the others come "
+        "back with a little extra",
+    )
 
 
 @register("family_round_trip.v1")
-class FamilyRoundTrip(_Honest):
-    description = "Money lent to a relative (possibly passed on in the family) comes back whole."
+class FamilyRoundTrip(Honest):
+    description = "Money lent to a relative (possibly passed on in the family) mostly comes back."
+    honest_rate = "family_loan_per_customer_month"
     Params = FamilyParams
     params: FamilyParams
 
     def expected_rows(self) -> float:
-        return self.params.hops + self.params.installments
+        return self.params.hops + (1 + self.params.installments) / 2
 
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "chain" not in st:
-            amount = max(round(rng.lognormal(np.log(p.amount), 0.6) / 50) * 50, 50)
-            parent, _, _ = self._afford(amount * 150, min_age=40, credit=False)  # can lend it
+            lent = float(rng.lognormal(np.log(p.amount), 0.6))
+            parent, _, _ = self._afford(lent * self.minor * 1.5, min_age=40, credit=False)
             family = self._people(p.hops, exclude=parent, contacts_of=parent)
-            st.update(chain=[ch.checking(c) for c in [parent, *family]], amount=amount * 100, hop=0)
-        chain, amount = st["chain"], st["amount"]
+            # Each relative passes on all of it or a part; sums typed as people type them.
+            sums = [self._typed(lent)]
+            for _ in family[1:]:
+                part = 1.0 if rng.random() < 0.6 else rng.uniform(0.5, 0.95)
+                sums.append(self._typed(sums[-1] / self.minor * part))
+            owed = sums[-1] / self.minor
+            u = rng.random()
+            if u >= p.exact_share + p.partial_share:  # a little extra, as thanks
+                owed *= rng.uniform(1.02, 1.15)
+            elif u >= p.exact_share:
+                owed *= rng.uniform(0.3, 0.9)
+            back = sums[-1] if u < p.exact_share else self._typed(owed)
+            st.update(
+                chain=[ch.checking(c) for c in [parent, *family]],
+                sums=sums,
+                parts=self._split(back, int(rng.integers(1, p.installments + 1))),
+                hop=0,
+            )
+        chain = st["chain"]
         while st["hop"] < len(chain) - 1:
-            src, dst = chain[st["hop"]], chain[st["hop"] + 1]
+            src, dst, amount = chain[st["hop"]], chain[st["hop"] + 1], st["sums"][st["hop"]]
             st["hop"] += 1
             yield from self._funds(src, amount, p.patience_days)
-            yield ch.wait(self._until())
+            yield ch.wait(self._at_hour("online_banking"))
             self._pay(ep, src, dst, amount)
             yield ch.wait(rng.exponential(p.return_days * DAY))
-        # The last relative pays it back to the origin, in installments adding up exactly.
-        parts = [amount // p.installments] * p.installments
-        parts[-1] += amount - sum(parts)
+        # The last relative pays back the origin, in a few uneven installments.
         done = st.setdefault("repaid", 0)
-        for part in parts[done:]:
+        for part in st["parts"][done:]:
             yield from self._funds(chain[-1], part, p.patience_days)
-            yield ch.wait(self._until())
+            yield ch.wait(self._at_hour("online_banking"))
             self._pay(ep, chain[-1], chain[0], part)
             st["repaid"] += 1
-            yield ch.wait(rng.exponential(p.return_days * DAY / p.installments))
-
-
-class SubscriptionParams(TypologyParams):
-    charges: int = Field(default=12, ge=3, le=500, description="recurring charges")
-    amount: float = Field(default=0.99, gt=0, le=5, description="charge, major units")
-    period_hours: float = Field(default=24.0, ge=1, le=744, description="hours between charges")
-    jitter_minutes: float = Field(default=5.0, ge=0, le=120, description="timing noise (sd)")
-    merchants: int = Field(default=1, ge=1, le=3, description="services charging the card")
-
-
-@register("subscription_micro_charges.v1")
-class SubscriptionMicroCharges(_Honest):
-    description = "Tiny recurring online charges by one or two services on one card, on a clock."
-    Params = SubscriptionParams
-    params: SubscriptionParams
-
-    def expected_rows(self) -> float:
-        return float(self.params.charges)
-
-    def behave(self, ep: Episode) -> Process:
-        p, ch, rng, st = self.params, self.ch, self.rng, ep.state
-        if "card" not in st:
-            customer = int(ch.sample_customers(rng, 1)[0])
-            services = [self._merchant("digital_goods", True) for _ in range(p.merchants)]
-            st.update(card=self._card(customer), services=services, done=0)
-        while st["done"] < p.charges:
-            merchant = st["services"][st["done"] % len(st["services"])]
-            st["done"] += 1
-            # Merchant-initiated recurring charges are exempt from step-up.
-            ch.card_payment(
-                ep, st["card"], merchant, round(p.amount * 100), role="none", has_otp=True
-            )
-            gap = p.period_hours * HOUR / len(st["services"])
-            yield ch.wait(gap + rng.normal(0, p.jitter_minutes * 60))
+            yield ch.wait(rng.exponential(p.return_days * DAY / len(st["parts"])))
 
 
 class HolidayParams(TypologyParams):
-    days: int = Field(default=5, ge=1, le=30, description="days away")
-    purchases_per_day: float = Field(default=4.0, gt=0, le=30, description="mean card payments")
+    # Eurostat: EU residents spent EUR 353 per trip on average (2013), travel and lodging
+    # mostly paid before leaving: a few card payments a day on site (choice).
+    days: int = Field(default=5, ge=1, le=30, description="mean days away")
+    purchases_per_day: float = Field(default=2.0, gt=0, le=30, description="mean card payments")
     atm_per_day: float = Field(default=0.4, ge=0, le=5, description="mean ATM withdrawals")
     purchase: float = Field(default=35.0, gt=0, le=1e4, description="median purchase")
     cash: float = Field(default=150.0, gt=0, le=1e4, description="median ATM withdrawal")
 
 
 @register("holiday_abroad.v1")
-class HolidayAbroad(_Honest):
+class HolidayAbroad(Honest):
     description = "A traveller pays in shops and uses ATMs in another region for several days."
+    honest_rate = "trips_away_per_customer_month"
     Params = HolidayParams
     params: HolidayParams
 
@@ -307,35 +231,38 @@ class HolidayAbroad(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "away" not in st:
-            budget = p.days * (p.purchases_per_day * p.purchase + p.atm_per_day * p.cash) * 100
+            days = 1 + int(rng.poisson(p.days - 1))  # trips last a few days to a fortnight
+            budget = days * (p.purchases_per_day * p.purchase + p.atm_per_day * p.cash) * self.minor
             traveller, card, _ = self._afford(budget, min_age=20, credit=False)
             m, home = ch.pop.merchants, int(ch.pop.customers["region"][traveller])
             cats = [ch.pop.categories.index(c) for c in _NOT_SHOPS]
             shop = ~m["online"] & (m["region"] >= 0) & ~np.isin(m["category"], cats)
-            shops = np.unique(m["region"][shop])
-            away = [int(r) for r in shops if r != home]
+            away = [int(r) for r in np.unique(m["region"][shop]) if r != home]
             where = int(rng.choice(away)) if away else home
-            st.update(card=card, away=where, day=0, day0=(ch.now // DAY + 1) * DAY)
-        while st["day"] < p.days:
+            st.update(
+                who=traveller, card=card, away=where, days=days, day=0, day0=ch.now - ch.now % DAY
+            )
+        while st["day"] < st["days"]:
             day = st["day0"] + st["day"] * DAY
             st["day"] += 1
             n, k = int(rng.poisson(p.purchases_per_day)), int(rng.poisson(p.atm_per_day))
             if st["day"] == 1 and p.atm_per_day > 0:
                 k = max(k, 1)  # local cash on arrival
             acts = sorted(
-                [(int(t), "pos") for t in rng.integers(9 * HOUR, 23 * HOUR, n)]
-                + [(int(t), "atm") for t in rng.integers(9 * HOUR, 21 * HOUR, k)]
+                [(self._hour("pos") * HOUR + int(rng.integers(0, HOUR)), "pos") for _ in range(n)]
+                + [(self._hour("atm") * HOUR + int(rng.integers(0, HOUR)), "atm") for _ in range(k)]
             )
             for t, kind in acts:
-                if day + t > ch.now:
-                    yield ch.wait(day + t - ch.now)
+                if day + t <= ch.now:
+                    continue  # the first day starts on arrival
+                yield ch.wait(day + t - ch.now)
                 if kind == "atm":
-                    cash = max(round(rng.lognormal(np.log(p.cash), 0.5) / 10) * 10, 20) * 100
+                    cash = max(round(rng.lognormal(np.log(p.cash), 0.5) / 10) * 10, 20) * self.minor
                     ch.atm_withdrawal(ep, st["card"], cash, role="none", region=st["away"])
                     continue
                 merchant = self._merchant(None, False, st["away"])
-                amount = int(rng.lognormal(np.log(p.purchase), 0.8) * 100)
-                ch.card_payment(ep, st["card"], merchant, amount, channel="pos", role="none")
+                amount = int(rng.lognormal(np.log(p.purchase), 0.8) * self.minor)
+                self._shop(ep, st["card"], merchant, amount, "pos", st["who"])
 
 
 class NewPhoneParams(TypologyParams):
@@ -347,8 +274,9 @@ class NewPhoneParams(TypologyParams):
 
 
 @register("new_phone_login.v1")
-class NewPhoneLogin(_Honest):
+class NewPhoneLogin(Honest):
     description = "A customer logs in from a new phone (maybe resets the password), then banks."
+    honest_rate = "new_phone_banking_per_customer_month"
     Params = NewPhoneParams
     params: NewPhoneParams
 
@@ -358,13 +286,13 @@ class NewPhoneLogin(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "phone" not in st:
-            who = int(ch.sample_customers(rng, 1)[0])
+            who = self._someone()
             st.update(who=who, phone=ch.new_device(owner=who), sent=0)
-        who, phone, account = st["who"], st["phone"], ch.checking(st["who"])
-        payees = [ch.checking(c) for c in self._people(2, exclude=who, contacts_of=who)]
+            st["payees"] = [ch.checking(c) for c in self._people(2, exclude=who, contacts_of=who)]
+        who, phone, account, payees = st["who"], st["phone"], ch.checking(st["who"]), st["payees"]
         if st["sent"] == 0 and "setup" not in st:
             st["setup"] = True
-            yield ch.wait(self._until())
+            yield ch.wait(self._at_hour("online_banking"))
             ch.event(ep, who, "device_change", device=phone, account=account)
             yield ch.wait(rng.uniform(30, 600))
             if rng.random() < p.reset_share:  # forgot the password on the new phone
@@ -373,15 +301,14 @@ class NewPhoneLogin(_Honest):
             ch.event(ep, who, "login", device=phone, account=account)
             if rng.random() < p.payee_share:
                 yield ch.wait(rng.uniform(60, 1_800))
-                stranger = int(ch.sample_customers(rng, 1)[0])
-                payees[0] = ch.checking(stranger)
+                payees[0] = ch.checking(self._someone(exclude=(who,)))
                 ch.event(ep, who, "new_payee", device=phone, account=account)
         while st["sent"] < p.transfers:
             st["sent"] += 1
             yield ch.wait(rng.exponential(p.hours * HOUR))
-            yield ch.wait(self._until())
+            yield ch.wait(self._at_hour("online_banking"))
             ch.event(ep, who, "login", device=phone, account=account)
-            amount = int(rng.lognormal(np.log(p.amount), 0.7) * 100)
+            amount = self._typed(float(rng.lognormal(np.log(p.amount), 0.7)))
             dst = payees[int(rng.integers(0, len(payees)))]
             ch.transfer(ep, account, dst, amount, device=phone, role="none")
 
@@ -396,8 +323,9 @@ class LargePurchaseParams(TypologyParams):
 
 
 @register("large_one_off_purchase.v1")
-class LargeOneOffPurchase(_Honest):
+class LargeOneOffPurchase(Honest):
     description = "A customer makes one unusually large purchase, passing step-up if online."
+    honest_rate = "large_purchase_per_customer_month"
     Params = LargePurchaseParams
     params: LargePurchaseParams
 
@@ -407,14 +335,15 @@ class LargeOneOffPurchase(_Honest):
     def behave(self, ep: Episode) -> Process:
         p, ch, rng, st = self.params, self.ch, self.rng, ep.state
         if "card" not in st:
-            amount = int(rng.lognormal(np.log(p.amount), p.sigma) * 100)
+            amount = int(rng.lognormal(np.log(p.amount), p.sigma) * self.minor)
             who, card, room = self._afford(amount * 1.2, min_age=22, credit=True)
-            amount = min(amount, int(room * 0.9)) if room > 0 else amount
+            amount = min(amount, int(room * rng.uniform(0.5, 0.9))) if room > 0 else amount
             online = bool(rng.random() < p.online_share)
             category = p.category or str(rng.choice(["electronics", "travel"]))
             st.update(who=who, card=card, amount=amount, online=online, category=category, tries=0)
         who, online = st["who"], st["online"]
-        yield ch.wait(self._until(9, 22))
+        channel, device = "cnp" if online else "pos", ch.own_device(rng, who)
+        yield ch.wait(self._at_hour(channel))
         while st["tries"] < 2:
             st["tries"] += 1
             merchant = self._merchant(
@@ -422,11 +351,8 @@ class LargeOneOffPurchase(_Honest):
             )
             if online:
                 # The cardholder approves the payment in the banking app.
-                ch.event(ep, who, "login", device=ch.device_of(who), account=ch.checking(who))
-            channel, device = "cnp" if online else "pos", ch.device_of(who)
-            outcome = ch.card_payment(  # the real cardholder passes step-up: has_otp
-                ep, st["card"], merchant, st["amount"], channel, device, role="none", has_otp=True
-            )
+                ch.event(ep, who, "login", device=device, account=ch.checking(who))
+            outcome = self._shop(ep, st["card"], merchant, st["amount"], channel, who, device)
             if outcome.approved or not st.get("retry"):
                 break
             yield ch.wait(rng.uniform(60, 600))  # a mistyped CVV: type it again

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import HOUR
+from fraudsim.typologies import human
 from fraudsim.typologies.base import Episode, Outcome, PlannedTypology, Ring, TypologyParams
 from fraudsim.typologies.registry import register
 
@@ -31,7 +32,12 @@ class MuleNetworkParams(TypologyParams):
     forward_hours: float = Field(
         default=2.0, gt=0, le=24, description="mean hours before a mule passes money on"
     )
-    cut: float = Field(default=0.05, ge=0, le=0.12, description="mean share a mule keeps")
+    cut: float | None = Field(
+        default=None,
+        ge=0,
+        le=0.5,
+        description="mean share a mule keeps (None: the profile's mule commission, ~5-20%)",
+    )
     fan_out_share: float = Field(
         default=0.6, ge=0, le=1, description="share of pay-ins a first-layer mule fans out"
     )
@@ -84,12 +90,8 @@ class MuleNetwork(PlannedTypology):
         ch, rng, st = self.ch, self.rng, ep.state
         ring = self.rings[st["ring"]]
         if customer is None:
-            taken = {m["cust"] for m in st["mules"]}
-            pool = ch.sample_customers(
-                rng, len(taken) + 1, max_age=ch.world.profile.fraud.mule_max_age
-            )
-            fresh = [int(c) for c in pool if int(c) not in taken]
-            # (a tiny population may run out of young customers: then anyone will do)
+            # A recruit at the ages mules are recruited (the profile's shares by age).
+            fresh = human.recruit(ch, rng, 1, exclude={m["cust"] for m in st["mules"]})
             customer = fresh[0] if fresh else int(ch.sample_customers(rng, 1)[0])
         if customer not in ring.members:
             ring.members.append(customer)
@@ -139,8 +141,11 @@ class MuleNetwork(PlannedTypology):
         n = len(first) * p.batches
         parts = rng.dirichlet(np.full(n, 4.0)) * total
         times = np.sort(rng.uniform(0, p.arrival_hours * HOUR, n))
+        prof = ch.world.profile
         for j, (t, part) in enumerate(zip(times.tolist(), parts.tolist(), strict=True)):
-            self._push(ep, ch.now + t, "arrive", first[j % len(first)], amount=int(part))
+            # Proceeds are paid in by people elsewhere (scam victims, other mules), as typed.
+            amount = human.typed(rng, prof, part)
+            self._push(ep, ch.now + t, "arrive", first[j % len(first)], amount=amount)
 
     def _skip(self, ep: Episode, item: dict[str, Any]) -> bool:
         return bool(ep.state["mules"][item["mule"]]["dead"])
@@ -153,9 +158,8 @@ class MuleNetwork(PlannedTypology):
         )
 
     def _keep(self, amount: int) -> int:
-        """What the mule passes on after taking its cut."""
-        cut = self._p().cut * self.rng.uniform(0.5, 1.5)
-        return int(amount * (1 - cut))
+        """What the mule passes on after taking its cut (drawn per mule and sum)."""
+        return human.passed_on(self.rng, self.ch.world.profile, amount, self._p().cut)
 
     def _arrive(self, ep: Episode, item: dict[str, Any]) -> None:
         """Proceeds land from outside the bank (scam victims elsewhere, other mules)."""
@@ -172,28 +176,38 @@ class MuleNetwork(PlannedTypology):
             ep, self.ch.now + self._later(), "pass", item["mule"], amount=self._keep(out.amount)
         )
 
-    def _login(self, ep: Episode, mule: dict[str, Any]) -> None:
-        """A ring-run mule account is logged into from the ring's phone."""
-        if mule["controlled"] and not mule.get("logged_in"):
-            self.ch.event(ep, mule["cust"], "login", device=mule["device"], account=mule["acct"])
-            mule["logged_in"] = True
-
     def _send(self, ep: Episode, item: dict[str, Any]) -> None:
-        """One transfer (to another mule, or out of the bank with `to` = -1)."""
-        ch, st = self.ch, ep.state
+        """One transfer (to another mule, or out of the bank with `to` = -1), in a banking
+        session as people make one: a login on the mule's phone (the ring's, for a mule whose
+        banking it runs), a new payee set up a few human steps later, then the payment."""
+        ch, rng, st = self.ch, self.rng, ep.state
+        prof = ch.world.profile
         mule = st["mules"][item["mule"]]
         if item["to"] >= 0 and st["mules"][item["to"]]["dead"]:
             # the second-layer mule was caught meanwhile: another one, or straight out
             alive = [i for i, m in enumerate(st["mules"]) if m["layer"] == 2 and not m["dead"]]
             item = {**item, "to": alive[0] if alive else -1}
         to = item["to"] if item["to"] < 0 else st["mules"][item["to"]]["acct"]
-        if to not in mule["payees"]:
-            # a new payee is set up first, a minute or two before the money goes
-            self._login(ep, mule)
+        stage = item.get("stage", "start")
+        if stage == "start" and to not in mule["payees"]:
+            ch.event(ep, mule["cust"], "login", device=mule["device"], account=mule["acct"])
+            prefilled = rng.random() < prof.sessions.prefilled_step_share
+            gap = human.app_step(rng, prof) if prefilled else human.session_gap(rng, prof)
+            self._push(ep, ch.now + gap, "send", item["mule"], **{**_rest(item), "stage": "payee"})
+            return
+        if stage == "payee":
             ch.event(ep, mule["cust"], "new_payee", device=mule["device"], account=mule["acct"])
             mule["payees"].append(to)
-            self._push(ep, ch.now + self.rng.uniform(30, 180), "send", item["mule"], **_rest(item))
+            wait = human.session_gap(rng, prof)
+            self._push(ep, ch.now + wait, "send", item["mule"], **{**_rest(item), "stage": "pay"})
             return
+        if stage == "start":
+            gap = human.open_session(ch, ep, rng, mule["cust"], mule["device"], mule["acct"])
+            if gap:
+                self._push(
+                    ep, ch.now + gap, "send", item["mule"], **{**_rest(item), "stage": "pay"}
+                )
+                return
         out = ch.transfer(ep, mule["acct"], to, item["amount"], device=mule["device"], role="mule")
         if out.approved and item["to"] >= 0:
             self._push(
@@ -209,8 +223,14 @@ class MuleNetwork(PlannedTypology):
             k = int(rng.integers(1, len(second) + 1))
             targets = rng.choice(second, size=k, replace=False).tolist()
             shares = rng.dirichlet(np.full(k, 4.0)).tolist()
+            left = item["amount"]
             for j, (target, share) in enumerate(zip(targets, shares, strict=True)):
-                amount = int(item["amount"] * share)
+                # Typed sums to all but the last, who gets what is left.
+                typed = human.typed(rng, self.ch.world.profile, item["amount"] * share, True)
+                amount = left if j == k - 1 else min(typed, left)
+                left -= amount
+                if amount <= 0:
+                    break
                 self._push(
                     ep,
                     now + j * rng.uniform(60, 300),

@@ -45,8 +45,9 @@ class RefundAbuseParams(TypologyParams):
     cash_out_hours: float = Field(
         default=3.0, gt=0, le=240, description="mean hours from a refund to its cash-out"
     )
+    # choice: the mule keeps a cut of about a tenth, not the same share every time
     cash_out_share: float = Field(
-        default=0.9, gt=0, le=1, description="share of each refund the mule passes on"
+        default=0.9, gt=0, le=1, description="mean share of each refund the mule passes on"
     )
     atm_share: float = Field(
         default=0.6, ge=0, le=1, description="share of cash-outs at an ATM (else transfer out)"
@@ -102,7 +103,6 @@ class RefundAbuse(Typology):
 
     def _setup(self, ep: Episode, p: RefundAbuseParams) -> None:
         ch, rng = self.ch, self.rng
-        minor = ch.world.profile.minor_per_major
         if rng.random() < p.new_merchant_share:
             merchant = ch.open_merchant(p.category, online=True)
         else:
@@ -119,13 +119,18 @@ class RefundAbuse(Typology):
         for i in range(len(cards)):
             t = ch.daytime(rng, ch.now + int(rng.uniform(0, p.campaign_days * DAY)))
             if rng.random() < p.sale_share:
-                sale = int(rng.uniform(1.0, p.sale_max) * minor)
+                sale = ch.shop_price(rng, merchant, rng.uniform(1.0, p.sale_max))
                 plan.append((t, "sale", i, sale))
             for _ in range(p.refunds_per_mule):
                 t += int(rng.exponential(p.refund_delay_hours * HOUR)) + 60
-                refund = int(round(p.refund_median * rng.lognormal(0, p.refund_sigma) * minor))
+                refund = ch.shop_price(
+                    rng, merchant, p.refund_median * rng.lognormal(0, p.refund_sigma)
+                )
                 plan.append((t, "refund", i, refund))
-                cash = int(refund * p.cash_out_share)
+                # "About 90%": a beta draw around the mule's agreed cut.
+                keep = max(1 - p.cash_out_share, 1e-3)
+                share = rng.beta(20 * (1 - keep), 20 * keep)
+                cash = int(refund * share)
                 plan.append(
                     (t + int(rng.exponential(p.cash_out_hours * HOUR)) + 60, "cash", i, cash)
                 )
@@ -189,7 +194,9 @@ class RefundAbuse(Typology):
             step = 10 * minor
             left = amount - amount % step
             while left > 0:
-                cash = min(left, int(p.atm_max * minor) // step * step)
+                # Near the machine's limit, not the same note count every time.
+                top = int(p.atm_max * rng.uniform(0.6, 1.0) * minor) // step * step
+                cash = min(left, max(top, step))
                 outcome = ch.atm_withdrawal(ep, card, cash, role="mule")
                 if not outcome.approved:
                     break  # on_declined has switched this mule to transfers

@@ -3,12 +3,14 @@ used as mules."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from fraudsim.core.units import DAY, HOUR
+from fraudsim.typologies import human
 from fraudsim.typologies.base import Episode, Outcome, PlannedTypology, TypologyParams
 from fraudsim.typologies.registry import register
 
@@ -27,17 +29,21 @@ class SyntheticIdentityParams(TypologyParams):
     open_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="mean hours between account openings"
     )
+    # TYPOLOGIES.md: identities are "nurtured" before the bust-out (choice: median two months)
     nurture_days: float = Field(
-        default=10.0, gt=0, le=365, description="days of good behaviour after the last opening"
+        default=60.0,
+        gt=0,
+        le=365,
+        description="median days of good behaviour after the last opening (cut to the run)",
     )
-    nurture_credit: float = Field(
-        default=400.0, gt=0, le=1e5, description="median pay-in while nurturing, major units"
+    nurture_sigma: float = Field(
+        default=0.5, ge=0, le=2, description="lognormal sigma of the nurture period"
     )
-    nurture_purchase: float = Field(
-        default=25.0, gt=0, le=1e4, description="median card purchase while nurturing"
-    )
-    purchases_per_day: float = Field(
-        default=0.8, gt=0, le=20, description="card purchases per identity and day while nurturing"
+    income_uplift: float = Field(
+        default=1.15,
+        ge=1,
+        le=3,
+        description="stated income over a newcomer's (choice: a little inflated to get credit)",
     )
     cash_out: Literal["bust_out", "mule", "mixed"] = Field(
         default="mixed", description="what the identities are for"
@@ -45,8 +51,12 @@ class SyntheticIdentityParams(TypologyParams):
     bust_out_share: float = Field(
         default=0.5, ge=0, le=1, description="with cash_out = mixed: share busted out"
     )
-    credit_limit: float = Field(
-        default=800.0, gt=0, le=1e5, description="credit card limit granted, major units"
+    credit_limit: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e5,
+        description="credit card limit granted, major units (None: what the bank grants the "
+        "stated income, as for everyone)",
     )
     limit_raise: float = Field(
         default=2.5, ge=1, le=10, description="factor the limit grows by before the bust-out"
@@ -87,8 +97,10 @@ class SyntheticIdentity(PlannedTypology):
 
     def expected_rows(self) -> float:
         p = self._p()
-        # nurture purchases and pay-ins, a repayment or two, then about five cash-out rows
-        return p.identities * (p.nurture_days * (p.purchases_per_day + 1 / 7) + 6)
+        months = p.nurture_days / 30
+        # a first deposit; monthly pay and repayment; two cards at the honest rate (~12 a
+        # month each); then about five cash-out rows
+        return p.identities * (1 + months * (2 + 18) + 6)
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -97,8 +109,12 @@ class SyntheticIdentity(PlannedTypology):
         start = ch.now
         opens = start + np.cumsum(rng.exponential(p.open_hours * HOUR, p.identities))
         opens[0] = start
-        # The ring cashes out all identities together, once the last one is seasoned.
-        cash_out_at = int(opens[-1] + p.nurture_days * DAY)
+        # The ring cashes out all identities together, once the last one is seasoned: weeks
+        # to months, within what is left of the run (a few days kept for the cash-out).
+        run_end = ch.world.config.days * DAY
+        nurture = p.nurture_days * DAY * float(rng.lognormal(0, p.nurture_sigma))
+        latest = max(run_end - 2 * DAY, int(opens[-1]) + DAY)
+        cash_out_at = int(min(opens[-1] + nurture, latest))
         if p.cash_out == "mixed":
             routes = ["bust_out" if rng.random() < p.bust_out_share else "mule" for _ in opens]
         else:
@@ -124,11 +140,11 @@ class SyntheticIdentity(PlannedTypology):
 
     def _open(self, ep: Episode, item: dict[str, Any]) -> None:
         ch, rng, p, st = self.ch, self.rng, self._p(), ep.state
-        incomes = ch.pop.customers["income"][: ch.world.n_initial_customers]
-        # Plausible one by one, inconsistent together: young, yet a top-decile income.
-        age = int(rng.integers(21, 31))
-        income = float(np.quantile(incomes, rng.uniform(0.9, 0.99)))
-        cust, acct = ch.open_account(age, income, sex="F" if rng.random() < 0.5 else "M")
+        prof = ch.world.profile
+        # Plausible one by one: the age, home and income of someone who could open an
+        # account here, the income a little inflated; inconsistent together (shared phone and
+        # device).
+        cust, acct = human.open_like_newcomer(ch, rng, p.income_uplift)
         phone = ch.pop.appended_identities[-1]["phone"]
         if st["phone"] is None:
             st["phone"] = phone.tolist()
@@ -147,23 +163,29 @@ class SyntheticIdentity(PlannedTypology):
             "role": "fraudster" if item["route"] == "bust_out" else "mule",
             "balance": 0,
             "owed": 0,
+            "limit": 0,
         }
         st["ids"][k] = who
         ep.accounts.add(acct)
         ch.event(ep, cust, "login", device=who["device"], account=acct)
         now, end = ch.now, st["cash_out_at"]
-        # Pay-ins from a made-up employer, weekly or fortnightly, in the early-morning window
-        # when payrolls land; the first the day after opening.
-        day = now // DAY + 1
-        first_pay_in = day * DAY + rng.uniform(2, 5) * HOUR
-        every = int(rng.choice([7, 14]))
-        while day * DAY < end:
-            self._push(ep, day * DAY + rng.uniform(2, 5) * HOUR, "pay_in", k)
-            day += every
-        # Everyday purchases once there is money in, at least a couple of them.
-        n_buys = max(int(rng.poisson(p.purchases_per_day * (end - now) / DAY)), 2)
-        for t in np.sort(rng.uniform(first_pay_in + HOUR, end, n_buys)).tolist():
-            self._push(ep, t, "buy", k)
+        # A first deposit as newcomers make one, pay from a made-up employer monthly at the
+        # stated income, everyday card use at honest rates and tickets.
+        t, amount, cash = human.first_deposit(rng, prof, now + 1)
+        self._push(ep, t, "deposit", k, amount=amount, cash=cash)
+        income = float(ch.pop.customers["income"][cust])
+        payday = int(ch.pop.customers["payday"][cust])
+        first = ch.world.config.start_date
+        for at, pay in human.paydays(rng, prof, first, (now, end), income, payday):
+            self._push(ep, at, "pay_in", k, amount=pay)
+        for at, card, online in human.card_use(ch, rng, cust, 2, (now + HOUR, end)):
+            self._push(ep, at, "buy", k, credit=card == 1, online=online)
+        due = int(rng.integers(1, prof.transfers.card_repayment_day_max + 1))
+        for day in range(now // DAY + 1, end // DAY + 1):
+            if (first + dt.timedelta(days=day)).day == due:
+                at = human.business_day(day * DAY + int(rng.uniform(4, 5) * HOUR), first)
+                if now < at < end:
+                    self._push(ep, at, "repay", k)
         if who["route"] == "bust_out":
             span = end - now
             self._push(ep, now + span * rng.uniform(0.1, 0.3), "apply", k)
@@ -172,61 +194,68 @@ class SyntheticIdentity(PlannedTypology):
         else:
             self._push(ep, end + rng.uniform(0, 24) * HOUR, "proceeds", k)
 
+    def _deposit(self, ep: Episode, item: dict[str, Any]) -> None:
+        who = ep.state["ids"][item["who"]]
+        out = human.post_deposit(
+            self.ch, ep, who["acct"], item["amount"], item["cash"], who["role"]
+        )
+        who["balance"] += out.amount
+
     def _pay_in(self, ep: Episode, item: dict[str, Any]) -> None:
         who = ep.state["ids"][item["who"]]
-        minor = self.ch.world.profile.minor_per_major
-        amount = int(self.rng.lognormal(np.log(self._p().nurture_credit), 0.3) * minor)
         out = self.ch.credit(
-            ep, who["acct"], amount, tx_type="salary", role=who["role"], channel="incoming"
+            ep, who["acct"], item["amount"], tx_type="salary", role=who["role"], channel="incoming"
         )
         who["balance"] += out.amount
 
     def _buy(self, ep: Episode, item: dict[str, Any]) -> None:
-        """An ordinary small purchase, on the credit card once there is one."""
+        """An everyday purchase at an honest ticket, on the credit card once there is one."""
         ch, rng, who = self.ch, self.rng, ep.state["ids"][item["who"]]
-        minor = ch.world.profile.minor_per_major
-        amount = int(rng.lognormal(np.log(self._p().nurture_purchase), 0.8) * minor)
-        on_credit = who["credit_card"] >= 0 and rng.random() < 0.5
-        if on_credit:
-            # keep utilisation low: that is what earns the limit raise
-            amount = min(amount, int(self._p().credit_limit * minor * 0.3) - who["owed"])
-        else:
-            amount = min(amount, who["balance"] // 2)
-        if amount < minor:
-            return
-        card = who["credit_card"] if on_credit else who["card"]
-        online = rng.random() < 0.4
+        on_credit = item["credit"] and who["credit_card"] >= 0
+        online = item["online"]
         merchant = int(ch.merchants(rng, 1, online=online)[0])
+        amount = human.everyday_ticket(ch, rng, merchant, online)
+        if on_credit and who["owed"] + amount > 0.3 * who["limit"]:
+            return  # keep utilisation low: that is what earns the limit raise
+        if not on_credit and amount > who["balance"] // 2:
+            return  # no money to spare yet
+        card = who["credit_card"] if on_credit else who["card"]
         out = ch.card_payment(
             ep,
             card,
             merchant,
             amount,
             channel="cnp" if online else "pos",
-            device=who["device"],
+            device=who["device"] if online else -1,
             role=who["role"],
             has_otp=True,  # the fraudster holds the identity's phone and passcodes
         )
         if out.approved:
             if on_credit:
                 who["owed"] += amount
-                self._push(ep, ch.now + rng.uniform(2, 5) * DAY, "repay", item["who"])
             else:
                 who["balance"] -= amount
 
     def _apply(self, ep: Episode, item: dict[str, Any]) -> None:
         ch, who = self.ch, ep.state["ids"][item["who"]]
+        prof = ch.world.profile
         ch.event(ep, who["cust"], "login", device=who["device"], account=who["acct"])
-        who["credit_card"] = ch.issue_card(who["cust"], kind="credit", limit=self._p().credit_limit)
+        income = float(ch.pop.customers["income"][who["cust"]])
+        limit = self._p().credit_limit or max(
+            income / 12 * prof.balances.credit_limit_months, prof.balances.credit_limit_min
+        )
+        who["credit_card"] = ch.issue_card(who["cust"], kind="credit", limit=round(limit, -2))
         who["credit_acct"] = int(ch.pop.cards["account_idx"][who["credit_card"]])
+        who["limit"] = -int(ch.bank.floors[who["credit_acct"]])
         ep.accounts.add(who["credit_acct"])
         ep.cards.add(who["card"])
 
     def _repay(self, ep: Episode, item: dict[str, Any]) -> None:
-        """Pay the card back in full and on time: the good record the bust-out exploits."""
+        """Pay the card back in full on its day each month: the good record the bust-out
+        exploits."""
         ch, who = self.ch, ep.state["ids"][item["who"]]
         amount = min(who["owed"], who["balance"])
-        if amount <= 0 or ch.now >= ep.state["cash_out_at"]:
+        if amount <= 0 or who["credit_acct"] < 0 or ch.now >= ep.state["cash_out_at"]:
             return  # (no more repayments once the bust-out has begun)
         out = ch.transfer(
             ep,
@@ -236,6 +265,7 @@ class SyntheticIdentity(PlannedTypology):
             device=who["device"],
             role=who["role"],
             tx_type="card_repayment",
+            channel="standing_order",
         )
         if out.approved:
             who["balance"] -= amount
@@ -245,7 +275,9 @@ class SyntheticIdentity(PlannedTypology):
         ch, rng, who = self.ch, self.rng, ep.state["ids"][item["who"]]
         if who["credit_acct"] < 0:
             return
-        ch.set_limit(who["credit_acct"], self._p().credit_limit * self._p().limit_raise)
+        raised = round(who["limit"] * self._p().limit_raise / ch.world.profile.minor_per_major, -2)
+        ch.set_limit(who["credit_acct"], raised)
+        who["limit"] = -int(ch.bank.floors[who["credit_acct"]])
         if rng.random() < 0.5:
             # statements and new cards go to a drop address from now on
             ch.event(ep, who["cust"], "address_change", device=who["device"], account=who["acct"])
@@ -281,11 +313,12 @@ class SyntheticIdentity(PlannedTypology):
             else:
                 category = BUST_CATEGORIES[int(rng.integers(0, len(BUST_CATEGORIES)))]
                 merchant = self._merchant(category, online=rng.random() < 0.6)
+                price = min(ch.shop_price(rng, merchant, amount / minor), room)
                 out = ch.card_payment(
                     ep,
                     who["credit_card"],
                     merchant,
-                    amount,
+                    price,
                     channel="cnp" if ch.pop.merchants["online"][merchant] else "pos",
                     device=who["device"],
                     role=who["role"],
@@ -306,13 +339,9 @@ class SyntheticIdentity(PlannedTypology):
         minor = ch.world.profile.minor_per_major
         total = rng.lognormal(np.log(p.mule_amount), 0.5) * minor
         for part in rng.dirichlet(np.full(int(rng.integers(1, 4)), 4.0)).tolist():
-            self._push(
-                ep,
-                ch.now + rng.uniform(0, 4) * HOUR,
-                "receive",
-                item["who"],
-                amount=int(total * part),
-            )
+            # paid in by people elsewhere (victims, other mules), as they type sums
+            amount = human.typed(rng, ch.world.profile, total * part)
+            self._push(ep, ch.now + rng.uniform(0, 4) * HOUR, "receive", item["who"], amount=amount)
 
     def _receive(self, ep: Episode, item: dict[str, Any]) -> None:
         ch, rng, who = self.ch, self.rng, ep.state["ids"][item["who"]]
@@ -326,16 +355,19 @@ class SyntheticIdentity(PlannedTypology):
         )
         who["balance"] += out.amount
         delay = rng.exponential(self._p().forward_hours * HOUR) + rng.uniform(600, 3600)
-        self._push(
-            ep,
-            ch.now + delay,
-            "forward",
-            item["who"],
-            amount=int(out.amount * rng.uniform(0.9, 0.98)),
-        )
+        # The ring's own identity: it keeps little (fees, a float), typed as people type sums.
+        prof = ch.world.profile
+        amount = human.passed_on(rng, prof, out.amount, human.own_keep(prof))
+        self._push(ep, ch.now + delay, "forward", item["who"], amount=amount)
 
     def _forward(self, ep: Episode, item: dict[str, Any]) -> None:
         ch, who = self.ch, ep.state["ids"][item["who"]]
+        if not item.get("in_session"):
+            gap = human.open_session(ch, ep, self.rng, who["cust"], who["device"], who["acct"])
+            if gap:
+                rest = {k: v for k, v in item.items() if k not in ("t", "kind", "who")}
+                self._push(ep, ch.now + gap, "forward", item["who"], **rest, in_session=1)
+                return
         amount = min(item["amount"], who["balance"])
         out = ch.transfer(ep, who["acct"], -1, amount, device=who["device"], role=who["role"])
         if out.approved:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -10,9 +10,6 @@ from pydantic import Field, model_validator
 from fraudsim.core.units import DAY, HOUR
 from fraudsim.typologies.base import Episode, Outcome, Process, Typology, TypologyParams
 from fraudsim.typologies.registry import register
-
-if TYPE_CHECKING:
-    pass
 
 # Declines that mean "this stolen card is burnt": the fraudster moves to the next one.
 _CARD_DEAD = {"card_blocked", "account_frozen", "rule"}
@@ -51,6 +48,11 @@ class TriangulationParams(TypologyParams):
     max_pieces_per_card: int = Field(
         default=5, ge=1, le=50, description="split pieces per card before switching (velocity)"
     )
+    # choice: a challenged fill is first taken to another shop of the same kind, and only split
+    # under the low-value limit when no shop takes it (fraudsters adapt by merchant first)
+    merchant_moves: int = Field(
+        default=2, ge=0, le=10, description="other real merchants tried after a challenge"
+    )
 
     @model_validator(mode="after")
     def _ratio_order(self) -> TriangulationParams:
@@ -84,8 +86,9 @@ class Triangulation(Typology):
     def expected_rows(self) -> float:
         p = self.params
         assert isinstance(p, TriangulationParams)
-        # One order row, one fill, plus split pieces when a fill is above step-up.
-        return p.orders * 2.6
+        # One order row, one fill, plus retries elsewhere or split pieces after challenges
+        # (~5 rows an order, measured on scenarios/card_fraud.toml).
+        return p.orders * 5.0
 
     def run(self, ep: Episode) -> Process:
         p = self.params
@@ -109,10 +112,7 @@ class Triangulation(Typology):
         ch, rng = self.ch, self.rng
         minor = ch.world.profile.minor_per_major
         buyers = ch.sample_customers(rng, p.orders)
-        try:
-            real = ch.merchants(rng, p.real_merchants, online=True, category=p.category)
-        except ValueError:  # no such online shop in a tiny world: any online shop
-            real = ch.merchants(rng, p.real_merchants, online=True)
+        real = self._real_shops(p.real_merchants, [])
         # Orders arrive while the storefront is up, at the hours honest people shop.
         window = min(p.storefront_days * DAY, max(ch.world.config.days * DAY - ch.now, HOUR))
         times = np.sort([ch.daytime(rng, ch.now + int(rng.uniform(0, window))) for _ in buyers])
@@ -121,23 +121,56 @@ class Triangulation(Typology):
             plan.append((t, "order", i))
             plan.append((t + int(rng.exponential(p.fill_delay_hours * HOUR)) + 60, "fill", i))
         plan.sort()
+        storefront = ch.open_merchant(p.category, online=True)
         ep.state.update(
-            storefront=ch.open_merchant(p.category, online=True),
+            storefront=storefront,
             buyers=[int(b) for b in buyers],
-            real=[int(m) for m in real],
+            real=real,
+            tried=list(real),  # real merchants used or given up on
             device=ch.new_device(),
+            # The storefront's prices, with the price endings of its kind of shop.
             amounts=[
-                max(int(round(p.order_median * rng.lognormal(0, p.order_sigma) * minor)), minor)
+                max(
+                    ch.shop_price(
+                        rng, storefront, p.order_median * rng.lognormal(0, p.order_sigma)
+                    ),
+                    minor,
+                )
                 for _ in buyers
             ],
             paid=[False] * len(buyers),
             plan=plan,
             step=0,
             card=0,  # index into `stolen` of the card in use
+            card_fills=0,  # fills made with it
+            card_quota=self._quota(),  # fills it makes before the next card is taken
             burnt=[],  # indices of stolen cards that stopped working
             split=False,
         )
         ep.state["stolen"] = self._stolen_cards(ep, p.stolen_cards)
+
+    def _real_shops(self, n: int, avoid: list[int]) -> list[int]:
+        """Real online shops of the storefront's kind to fill orders at: like carding rings,
+        the fraudster favours shops that take a card payment without a challenge."""
+        p = self.params
+        assert isinstance(p, TriangulationParams)
+        ch, rng = self.ch, self.rng
+        cf = ch.world.profile.card_fraud
+        shops = ch.online_shops([p.category])
+        w = shops["size"] ** cf.shop_size_exponent
+        w = w * np.where(shops["no_sca"], cf.no_sca_shop_weight, 1.0)
+        w[np.isin(shops["merchant"], avoid)] = 0.0
+        k = min(n, int(np.count_nonzero(w)))
+        if k == 0:  # no (fresh) such online shop in a tiny world: any online shop
+            return [int(m) for m in ch.merchants(rng, n, online=True)]
+        picks = rng.choice(shops["merchant"], size=k, replace=False, p=w / w.sum())
+        return [int(m) for m in picks]
+
+    def _quota(self) -> int:
+        """Fills one stolen card makes before the next is taken (Fraud Detection Handbook,
+        real data: ~3 fraudulent transactions per compromised card a day)."""
+        per_day = self.ch.world.profile.card_fraud.transactions_per_card_day
+        return 1 + int(self.rng.poisson(per_day - 1))
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -166,52 +199,102 @@ class Triangulation(Typology):
     def _fill(self, ep: Episode, p: TriangulationParams, i: int) -> Process:
         """Buy the ordered goods at a real merchant with a stolen card, shipped to the buyer.
 
-        Progress lives in ep.state["fill"] so an interrupted fill resumes where it stopped.
+        A challenged fill goes to another real merchant of the kind (`merchant_moves`); only
+        when none takes it is it split, adapted, into smaller orders under the low-value
+        limit. Progress lives in ep.state["fill"] so an interrupted fill resumes where it
+        stopped.
         """
         if not ep.state["paid"][i]:
             return  # no paid order, nothing to ship
         ch, rng = self.ch, self.rng
+        minor = ch.world.profile.minor_per_major
         fill = ep.state.get("fill")
         if fill is None or fill["order"] != i:
-            self._next_card(ep)  # one card per order, in turn: spreads the losses
+            self._card_for_fill(ep)
+            merchant = ep.state["real"][int(rng.integers(0, len(ep.state["real"])))]
+            goods = ep.state["amounts"][i] * rng.uniform(p.fill_ratio_min, p.fill_ratio_max)
             fill = ep.state["fill"] = {
                 "order": i,
-                "left": int(
-                    ep.state["amounts"][i] * rng.uniform(p.fill_ratio_min, p.fill_ratio_max)
-                ),
-                "merchant": ep.state["real"][int(rng.integers(0, len(ep.state["real"])))],
+                "left": ch.shop_price(rng, merchant, goods / minor),
+                "merchant": merchant,
                 "whole": True,
-                "pieces": 0,
+                "moves": 0,
+                "pieces": [],
+                "on_card": 0,
             }
         threshold = ch.bank.sca_threshold
-        if fill["whole"]:
-            fill["whole"] = False
-            if not (ep.state["split"] and fill["left"] > threshold):
+        while fill["whole"] and not (ep.state["split"] and fill["left"] > threshold):
+            outcome = self._attempt(ep, fill["merchant"], fill["left"])
+            if outcome is not None and outcome.reason in _CARD_DEAD:
+                # The card is burnt: retry the whole basket on the next card.
+                yield ch.wait(rng.exponential(600))
                 outcome = self._attempt(ep, fill["merchant"], fill["left"])
-                if outcome is not None and outcome.reason in _CARD_DEAD:
-                    # The card is burnt: retry the whole basket on the next card.
-                    yield ch.wait(rng.exponential(600))
-                    outcome = self._attempt(ep, fill["merchant"], fill["left"])
-                if outcome is None or outcome.approved:
-                    fill["left"] = 0
-                if fill["left"] == 0 or outcome is None:
-                    return
-                if outcome.reason != "step_up_failed" or not self.adaptive:
-                    fill["left"] = 0  # the order is simply not filled
-                    return
-        # Split the basket into separate orders under the step-up threshold.
-        while fill["left"] > 0:
-            piece = min(fill["left"], int(threshold * rng.uniform(0.7, 0.98)))
+            if outcome is None or outcome.approved:
+                fill["left"] = 0
+                return
+            if outcome.reason != "step_up_failed" or not self.adaptive:
+                fill["left"] = 0  # the order is simply not filled
+                return
+            ep.adaptations += 1
+            if fill["moves"] >= p.merchant_moves:
+                ep.state["split"] = True  # no shop of the kind takes it: smaller orders
+                break
+            # This shop challenges: take the basket to another one of the kind.
+            fill["moves"] += 1
+            moved = self._move(ep, fill["merchant"])
+            if moved == fill["merchant"]:
+                ep.state["split"] = True  # no other shop of the kind: smaller orders
+                break
+            fill["merchant"] = moved
+            yield ch.wait(rng.exponential(600))
+        fill["whole"] = False
+        if not fill["pieces"] and fill["left"] > 0:
+            fill["pieces"] = self._pieces(fill["left"], threshold)
+        # Separate orders of parts of the basket, minutes apart.
+        while fill["pieces"]:
             yield ch.wait(rng.exponential(240))
-            if fill["pieces"] >= p.max_pieces_per_card:  # stay under the hourly velocity rule
+            if fill["on_card"] >= p.max_pieces_per_card:  # stay under the hourly velocity rule
                 self._next_card(ep)
-                fill["pieces"] = 0
+                fill["on_card"] = 0
+            piece = fill["pieces"][0]
             outcome = self._attempt(ep, fill["merchant"], piece)
             if outcome is None:
                 return
-            fill["pieces"] += 1
+            fill["on_card"] += 1
             if outcome.approved or outcome.reason not in _CARD_DEAD:
-                fill["left"] -= piece  # a piece that fails step-up is dropped, not retried
+                fill["pieces"].pop(0)  # a piece that fails step-up is dropped, not retried
+        fill["left"] = 0
+
+    def _pieces(self, amount: int, limit: int) -> list[int]:
+        """A basket split into parts under `limit` (minor units): uneven, as the items of a
+        basket are, not equal slices just under the limit."""
+        rng = self.rng
+        k = max(int(np.ceil(amount / max(0.7 * limit, 1))), 1)
+        while True:
+            parts = np.floor(amount * rng.dirichlet(np.full(k, 2.0))).astype(np.int64)
+            if parts.max() <= limit or k > 50:
+                return [int(x) for x in parts if x > 0]
+            k += 1
+
+    def _move(self, ep: Episode, merchant: int) -> int:
+        """Give up on a challenging real merchant for another of the kind: a fresh one if any,
+        else another on the list; `merchant` itself when there is none."""
+        tried = ep.state["tried"]
+        fresh = [m for m in self._real_shops(1, tried) if m not in tried]
+        others = [m for m in ep.state["real"] if m != merchant]
+        new = fresh[0] if fresh else others[0] if others else merchant
+        if fresh:
+            tried.append(new)
+            ep.state["real"] = [new if m == merchant else m for m in ep.state["real"]]
+        return new
+
+    def _card_for_fill(self, ep: Episode) -> None:
+        """Keep the stolen card for a few fills (its quota), then take the next one."""
+        s = ep.state
+        if s["card_fills"] >= s["card_quota"] or s["card"] in s["burnt"]:
+            self._next_card(ep)
+            s["card_fills"], s["card_quota"] = 0, self._quota()
+        s["card_fills"] += 1
 
     def _attempt(self, ep: Episode, merchant: int, amount: int) -> Outcome | None:
         """One CNP attempt with the current stolen card; None when no card is left."""
@@ -242,13 +325,8 @@ class Triangulation(Typology):
     # -- adaptation --------------------------------------------------------------------------
 
     def on_declined(self, ep: Episode, outcome: Outcome) -> None:
-        if outcome.reason == "step_up_failed":
-            # The issuer asks for a passcode the fraudster lacks: from now on, split baskets
-            # above the threshold into several smaller orders up front.
-            if not ep.state.get("split"):
-                ep.state["split"] = True
-                ep.adaptations += 1
-        elif outcome.reason in _CARD_DEAD and "stolen" in ep.state:
+        # A challenge (step-up) is handled by the fill itself: another shop, then pieces.
+        if outcome.reason in _CARD_DEAD and "stolen" in ep.state:
             self._burn(ep)  # this card is burnt: take the next one
             ep.adaptations += 1
 

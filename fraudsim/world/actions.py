@@ -77,6 +77,10 @@ class Channels(WorldQueries, EntityFactory):
         self.fraud_type_names: list[str] = []
         self.pattern_names: list[str] = []
         self._identity_rng = world.streams.generator("identities", 100)
+        # Report times per victim (reported_at): the first victim of an episode is the one
+        # whose report the engine schedules; others report their own losses.
+        self._first_victim: dict[int, int] = {}  # episode index -> customer
+        self._victim_reports: dict[tuple[int, int], int] = {}  # (episode index, customer)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -90,19 +94,56 @@ class Channels(WorldQueries, EntityFactory):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def _labels(self, ep: Episode, role: str) -> dict[str, int]:
-        t = self.now
-        reported = -1
-        if ep.report_at is not None:
-            reported = max(ep.report_at, t)
+    def _labels(
+        self, ep: Episode, role: str, row: dict[str, int] | None = None, approved: bool = True
+    ) -> dict[str, int]:
         return {
             "is_fraud": int(ep.is_fraud),
             "fraud_type": self._type_code(ep.typology),
             "episode": ep.id,
             "role": ROLE[role],
-            "reported_at": reported,
+            "reported_at": self._reported_at(ep, role, row or {}, approved),
             "pattern": self._pattern_code(ep.pattern),
         }
+
+    def _reported_at(self, ep: Episode, role: str, row: dict[str, int], approved: bool) -> int:
+        """When the bank will learn that this row is fraud (-1: never), always after it.
+
+        The episode's report covers the rows before it. A victim other than the one who
+        reported sees their own losses and reports them when they notice (their card is
+        blocked, or account frozen, then), unless the episode's report comes first (the bank
+        then ties their card to it). A row made after a report is covered only by a later one
+        (its own victim's, the chargeback's case, the next investigation). Declined rows nobody
+        sees are settled by the bank (`Bank._confirm_reports`).
+        """
+        t = self.now
+        if ep.report_at is None:
+            return -1
+        if t >= ep.report_at:
+            return self._later_report(ep, t)
+        customer = row.get("customer", -1)
+        if role != "victim" or customer < 0 or not approved:
+            return ep.report_at
+        first = self._first_victim.setdefault(ep.index, customer)
+        if customer == first:
+            return ep.report_at
+        key = (ep.index, customer)
+        own = self._victim_reports.get(key)
+        if own is None or 0 <= own <= t:  # their first loss, or one after their last report
+            own = self._victim_reports[key] = self._later_report(ep, t)
+            if 0 <= own < ep.report_at:
+                card, account = row.get("card", -1), row.get("account", -1)
+                if card >= 0:
+                    self.bank.block_card(card, own, "reported", notify=False)
+                elif account >= 0:
+                    self.bank.freeze_account(account, own, "reported", notify=False)
+        return ep.report_at if own < 0 else min(ep.report_at, own)
+
+    def _later_report(self, ep: Episode, t: int) -> int:
+        """A report of the episode's kind for something that happened at t (-1: never)."""
+        fraud = self.world.fraud
+        at = fraud._report_time(fraud.typologies_by_name()[ep.typology], t)
+        return -1 if at is None else max(int(at), t + 1)
 
     def _type_code(self, name: str) -> int:
         if name not in self.fraud_type_names:
@@ -124,7 +165,7 @@ class Channels(WorldQueries, EntityFactory):
             is_declined=int(not outcome.approved),
             decline_reason=reason,
             **row,
-            **self._labels(ep, role),
+            **self._labels(ep, role, row, outcome.approved),
         )
         ep.rows += 1
         ep.attempted += outcome.amount
@@ -146,8 +187,15 @@ class Channels(WorldQueries, EntityFactory):
         has_otp: bool = False,
         tx_type: str = "purchase",
         stale_data: bool = False,
+        has_pin: bool = True,
     ) -> Outcome:
-        """A card purchase attempt (minor units) at a merchant, online (cnp) or in store (pos)."""
+        """A card purchase attempt (minor units) at a merchant, online (cnp) or in store (pos).
+
+        Online, the bank may challenge it (strong customer authentication): `has_otp` says the
+        payer can answer (the holder, or a fraudster with a phished code or a swapped SIM). In
+        store, a tap needs no PIN within the contactless limits; above them `has_pin` says the
+        payer knows the PIN (a thief with a stolen card does not).
+        """
         amount = max(int(amount), 1)
         ep.cards.add(card)
         customer = int(self.pop.cards["customer_idx"][card])
@@ -163,6 +211,8 @@ class Channels(WorldQueries, EntityFactory):
             merchant=merchant,
             has_otp=has_otp,
             stale_data=stale_data,
+            has_pin=has_pin,
+            device=device if channel == "cnp" else -1,
         )
         return self._post(
             ep,
@@ -182,7 +232,8 @@ class Channels(WorldQueries, EntityFactory):
     def atm_withdrawal(
         self, ep: Episode, card: int, amount: int, role: str = "victim", region: int | None = None
     ) -> Outcome:
-        """Cash out with a card at an ATM (in the card holder's region unless given)."""
+        """Cash out with a card at an ATM (in the card holder's region unless given); the
+        payer knows the PIN (the holder, a mule, or a skimmer that filmed it)."""
         amount = max(int(amount), 1)
         ep.cards.add(card)
         customer = int(self.pop.cards["customer_idx"][card])
@@ -193,7 +244,13 @@ class Channels(WorldQueries, EntityFactory):
         )
         merchant = int(self.world.fraud.rng.choice(atms)) if len(atms) else -1
         outcome = self.bank.authorize(
-            card=card, t=self.now, amount=amount, channel="atm", merchant=merchant, has_otp=True
+            card=card,
+            t=self.now,
+            amount=amount,
+            channel="atm",
+            merchant=merchant,
+            has_otp=True,
+            has_pin=True,
         )
         return self._post(
             ep,

@@ -49,7 +49,10 @@ class EntityFactory:
         """Open a new customer with a checking account (synthetic identities, new mules).
 
         Returns (customer idx, account idx). Ids come from the same scrambled spaces as
-        everyone's, and identity strings from the same Faker tables.
+        everyone's, and identity strings from the same Faker tables. What the bank records of
+        a customer it does not get from the applicant (segment, overdraft, devices, habits) is
+        drawn as for the customers already here (`population._draw_customers`), from a stream
+        of the new customer's own, so a newcomer and a fraudster's new account look alike.
         """
         pop, c = self.pop, self.pop.customers
         cust = len(c["age"])
@@ -57,40 +60,62 @@ class EntityFactory:
         rng = self._identity_rng
         region = int(rng.integers(0, len(pop.regions))) if region is None else region
         band = int(np.searchsorted(self.world.income_quartiles, income))
+        profile = self.world.profile
+        people, cards = profile.population, profile.cards
+        draw = self.world.streams.generator("opened_customers", cust)
+        segment = 0
+        if age >= people.retirement_age:
+            segment = 2
+        elif age < 25 and draw.random() < people.student_share_under_25:
+            segment = 1
+        n_devices = 1 + min(int(draw.poisson(max(people.devices_per_customer_mean - 1, 0))), 3)
+        first_device = len(pop.devices["customer_idx"])
         values = {
             "age": age,
-            "age_band": _age_band(self.world.profile.population.age_band_bounds, age),
+            "age_band": _age_band(people.age_band_bounds, age),
             "sex": sex,
             "income": income,
             "income_band": band,
-            "segment": 0,
+            "segment": segment,
             "region": region,
-            "home_lat": pop.regions["lat"][region],
-            "home_lon": pop.regions["lon"][region],
-            "birth_offset_days": 0,
-            "cnp_propensity": 0.25,
-            "payday": 31,
-            "pays_rent": False,
+            "home_lat": pop.regions["lat"][region] + draw.normal(0, 0.12),
+            "home_lon": pop.regions["lon"][region] + draw.normal(0, 0.18),
+            "birth_offset_days": int(draw.integers(0, 365)),
+            "cnp_propensity": draw.beta(
+                cards.cnp_share * cards.cnp_propensity_concentration,
+                (1 - cards.cnp_share) * cards.cnp_propensity_concentration,
+            ),
+            "payday": int(draw.choice(31, p=profile.weights("calendar", "payday_weights"))) + 1,
+            "pays_rent": bool(draw.random() < profile.transfers.rent_share_of_customers),
             "checking_idx": acct,
             "savings_idx": -1,
             "credit_idx": -1,
-            "first_device": len(pop.devices["customer_idx"]),
-            "n_devices": 1,
+            "first_device": first_device,
+            "n_devices": n_devices,
         }
         for name, value in values.items():
             c[name] = np.append(c[name], np.asarray(value, dtype=c[name].dtype))
         self.pop.new_ids("customers", c, np.array([cust]))
+        # An overdraft as the bank grants it to everyone: months of income by income band,
+        # in round hundreds.
+        months = profile.balances.overdraft_months_by_income_band[min(band, 3)]
+        step = 100 * profile.minor_per_major
+        floor = -int(round(months * income / 12 * profile.minor_per_major / step)) * step
         a = pop.accounts
         for name, value in (
             ("customer_idx", cust),
             ("kind", 0),
-            ("opening_balance", 0),
-            ("floor", 0),
+            ("opening_balance", 0),  # the balance at the run's start: it did not exist yet
+            ("floor", floor),
         ):
             a[name] = np.append(a[name], np.asarray(value, dtype=a[name].dtype))
         self.pop.new_ids("accounts", a, np.array([acct]))
-        self.bank.add_account(0, 0)
-        self.new_device(cust)
+        self.bank.add_account(0, floor)
+        for _ in range(n_devices):
+            self.new_device(cust)
+        d = pop.devices
+        d["first_of_customer"][first_device:] = first_device
+        d["count_of_customer"][first_device:] = n_devices
         first, last = identity.person_names(rng, pop.identity_tables, np.array([sex]))
         pop.appended_identities.append(
             {

@@ -19,11 +19,16 @@ from fraudsim.core.ledger import Batch
 from fraudsim.core.units import DAY, HOUR
 from fraudsim.typologies import registry
 from fraudsim.typologies.base import Episode, Fraudster, Typology, TypologyParams
+from fraudsim.typologies.honest import Honest
 from fraudsim.world.actions import Channels, Outcome
 
 if TYPE_CHECKING:
     from fraudsim.config.scenario import ScenarioConfig
+    from fraudsim.config.schedule import Schedule
     from fraudsim.world.model import World
+
+
+_ID_BLOCK = 4096  # episode ids scrambled at a time
 
 
 def resolve_typologies(config: ScenarioConfig) -> list[tuple[type[Typology], TypologyParams]]:
@@ -54,26 +59,41 @@ class FraudEngine:
         self.expected_episodes: list[float] = []
         self._episode_key = world.streams.key("ids", 7)
         self._reporting: set[int] = set()
+        self._ids: dict[int, list[int]] = {}
+        self._by_id: dict[int, Episode] = {}
+        self._running: list[Episode] = []
         cfg = world.config
+        seen: dict[str, int] = {}
         for i, (cls, params) in enumerate(resolve_typologies(cfg)):
             name = cfg.typologies[i].name
-            rng = world.streams.generator("typology", i, zlib.crc32(name.encode()))
-            typ = cls(params, self.channels, rng, i, cfg.fraud.adaptive)
-            typ.shared_rng = world.streams.shared.generator(
-                "typology_shared", i, zlib.crc32(name.encode())
-            )
+            crc = zlib.crc32(name.encode())
+            if cls.family == "lookalike":
+                # Honest life has its own streams, by name and occurrence, not by position:
+                # adding or removing a fraud typology changes no look-alike.
+                seen[name] = seen.get(name, -1) + 1
+                key: tuple[str, int, int] = ("lookalike", crc, seen[name])
+            else:
+                key = ("typology", i, crc)
+            typ = cls(params, self.channels, world.streams.generator(*key), i, cfg.fraud.adaptive)
+            typ.shared_rng = world.streams.shared.generator(f"{key[0]}_shared", *key[1:])
             self.typologies.append(typ)
 
     # -- planning ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Set up typologies and schedule every episode start (called once, before day 0)."""
+        """Set up typologies and schedule every episode start (called once, before day 0).
+
+        Fraud typologies run at their scenario rates, rescaled as a whole when the scenario
+        sets a prevalence target (`oversampling_factor`) or balances them. Look-alikes are
+        honest life: their rates are per customer (the profile's `lookalikes` section unless
+        the scenario names one) and nothing rescales them, whatever the fraud prevalence.
+        Rates without an explicit count grow with the population, so a prevalence holds at
+        any size; a shard runs its share of the world's episodes.
+        """
         cfg, world = self.world.config, self.world
-        days = cfg.days
-        # A shard runs its share of the world's episodes (in proportion to its customers).
         share = world.plan.fraction(world.shard)
         expected = [
-            tc.schedule.expected_episodes(days, typ.default_rate_per_day) * share
+            self._expected(tc.schedule, typ) * share
             for tc, typ in zip(cfg.typologies, self.typologies, strict=True)
         ]
         if cfg.fraud.balance and self.typologies:
@@ -87,27 +107,60 @@ class FraudEngine:
             ]
         self.expected_episodes = expected
         self.scale = self._prevalence_scale(expected)
-        hour_cdf = np.cumsum(self.world.profile.weights("fraud", "hour_weights"))
         for i, (tc, typ, mean) in enumerate(
             zip(cfg.typologies, self.typologies, expected, strict=True)
         ):
             typ.setup()
+            honest = typ.family == "lookalike"
+            scale = 1.0 if honest else self.scale
             # An explicit episode count is kept exactly unless prevalence control rescales it.
-            exact = tc.schedule.episodes is not None and self.scale == 1.0 and not cfg.fraud.balance
+            exact = tc.schedule.episodes is not None and (
+                honest or (self.scale == 1.0 and not cfg.fraud.balance)
+            )
             if exact and world.plan.count > 1:
                 split = world.plan.allocate(world.streams, tc.name, i, tc.schedule.episodes or 0)
                 count = int(split[world.shard])
             elif exact:
                 count = int(tc.schedule.episodes or 0)
             else:
-                count = int(typ.rng.poisson(mean * self.scale))
-            start_days = tc.schedule.draw_days(typ.rng, days, count)
-            hours = np.searchsorted(hour_cdf, typ.rng.random(count) * hour_cdf[-1], side="right")
-            starts = (
-                start_days * DAY + np.minimum(hours, 23) * HOUR + typ.rng.integers(0, HOUR, count)
-            )
-            for start in np.sort(starts).tolist():
+                count = int(typ.rng.poisson(mean * scale))
+            for start in self._starts(tc.schedule, typ, count).tolist():
                 self.env.process(self._episode(typ, tc.label, int(start)))
+
+    def _expected(self, schedule: Schedule, typ: Typology) -> float:
+        """Mean episodes of a typology in the whole world, before any prevalence scaling."""
+        cfg = self.world.config
+        customers = cfg.population.customers
+        honest = self._honest_rate(typ)
+        standing = isinstance(typ, Honest) and typ.standing_days is not None
+        if honest is not None and standing and not schedule.amount_given:
+            # A standing behaviour (a subscription) is a stock: so many per customer.
+            return honest * customers * float(schedule.intensity(cfg.days).any())
+        return schedule.expected_episodes(cfg.days, typ.default_rate_per_day, customers, honest)
+
+    def _honest_rate(self, typ: Typology) -> float | None:
+        """A look-alike's honest rate per customer and month from the profile, if it has one."""
+        if isinstance(typ, Honest) and typ.honest_rate is not None:
+            return float(getattr(self.world.profile.lookalikes, typ.honest_rate))
+        return None
+
+    def _starts(self, schedule: Schedule, typ: Typology, count: int) -> np.ndarray:
+        """Start times (sorted): days over the schedule's window (a standing behaviour's over
+        its first period), hours as fraud starts, or honest customers act, for look-alikes."""
+        days, rng = self.world.config.days, typ.rng
+        if isinstance(typ, Honest) and typ.standing_days is not None:
+            first, end = schedule.window(days)
+            last = min(end, first + max(int(np.ceil(typ.standing_days)), 1))
+            start_days = np.sort(rng.integers(first, max(last, first + 1), count))
+        else:
+            start_days = schedule.draw_days(rng, days, count)
+        curve = (
+            ("calendar", "hour_weights") if typ.family == "lookalike" else ("fraud", "hour_weights")
+        )
+        hour_cdf = np.cumsum(self.world.profile.weights(*curve))
+        hours = np.searchsorted(hour_cdf, rng.random(count) * hour_cdf[-1], side="right")
+        starts = start_days * DAY + np.minimum(hours, 23) * HOUR + rng.integers(0, HOUR, count)
+        return np.sort(starts)
 
     def _prevalence_scale(self, expected: list[float]) -> float:
         """Factor on episode counts so fraud rows reach the scenario's target share."""
@@ -136,7 +189,7 @@ class FraudEngine:
         index = len(self.episodes)
         fraudster = Fraudster(self.world, typ.name) if typ.is_fraud else None
         ep = Episode(
-            id=int(entity_ids(np.array([index]), self._episode_key, self.world.shard)[0]),
+            id=self._episode_id(index),
             index=index,
             typology=typ.name,
             label=label,
@@ -148,9 +201,21 @@ class FraudEngine:
         if fraudster is not None:
             fraudster.episodes.append(ep.id)
         self.episodes.append(ep)
+        self._by_id[ep.id] = ep
         ep.process = self.env.process(typ.process(ep))
+        self._running.append(ep)
         self.schedule_report(ep)
         yield ep.process
+
+    def _episode_id(self, index: int) -> int:
+        """The public id of the index-th episode, scrambled in blocks (one call per episode
+        cost more than the episode itself for honest look-alikes, which are many)."""
+        block, offset = divmod(index, _ID_BLOCK)
+        if block not in self._ids:
+            first = block * _ID_BLOCK
+            indices = np.arange(first, first + _ID_BLOCK)
+            self._ids[block] = entity_ids(indices, self._episode_key, self.world.shard).tolist()
+        return int(self._ids[block][offset])
 
     def _report_time(self, typ: Typology, start: int) -> int | None:
         """When the bank learns of the episode (victim report, chargeback, investigation)."""
@@ -208,9 +273,9 @@ class FraudEngine:
         """Cards were blocked or accounts frozen: interrupt, once, each episode relying on
         any of them."""
         t = int(self.env.now)
-        for ep in self.episodes:
-            if ep.process is None or not ep.process.is_alive:
-                continue
+        # Only running episodes can rely on anything (kept in start order, pruned as they end).
+        self._running = [e for e in self._running if e.process is not None and e.process.is_alive]
+        for ep in self._running:
             if ep.cards & cards or ep.accounts & accounts:
                 if cause != "reported" and ep.detected_at is None:
                     ep.detected_at, ep.detected_by = t, cause
@@ -228,32 +293,52 @@ class FraudEngine:
         The loss is what victims lost (their accepted debits). For schemes without victims it
         is the money entering the scheme from outside (refunds, incoming proceeds) plus credit
         drawn on credit accounts (bust-outs); onward moves between the scheme's own accounts
-        are not counted again.
+        are not counted again. Summed per episode in one pass: honest look-alikes make
+        thousands of episodes a day in a large world.
         """
         mask = (rows["episode"] >= 0) & ~rows["is_declined"]
         if not mask.any():
             return
-        by_id = {ep.id: ep for ep in self.episodes}
-        victim = rows["role"] == ROLES.index("victim")
-        credit_account = self.world.population.accounts["kind"][rows["account"]] == 2
-        entering = (rows["direction"] == 1) | ((rows["direction"] == 0) & credit_account)
-        for eid in np.unique(rows["episode"][mask]).tolist():
-            ep = by_id[eid]
-            mine = mask & (rows["episode"] == eid)
-            if ep.victims:
-                loss = rows["amount"][mine & victim & (rows["direction"] == 0)].sum()
-            else:
-                loss = rows["amount"][mine & entering].sum()
-            ep.stolen += int(loss)
-            ep.accepted += int(rows["amount"][mine].sum())
+        episode, amount = rows["episode"][mask], rows["amount"][mask].astype(np.int64)
+        debit = rows["direction"][mask] == 0
+        victim = (rows["role"][mask] == ROLES.index("victim")) & debit
+        credit_account = self.world.population.accounts["kind"][rows["account"][mask]] == 2
+        entering = (rows["direction"][mask] == 1) | (debit & credit_account)
+        ids, which = np.unique(episode, return_inverse=True)
+        sums = np.zeros((3, len(ids)), np.int64)
+        for k, part in enumerate((amount, amount * victim, amount * entering)):
+            np.add.at(sums[k], which, part)
+        for k, eid in enumerate(ids.tolist()):
+            ep = self._by_id.get(eid)
+            if ep is None:  # an episode the engine did not start (a caller's own, in tests)
+                continue
+            ep.stolen += int(sums[1, k] if ep.victims else sums[2, k])
+            ep.accepted += int(sums[0, k])
 
     def summary(self) -> dict[str, Any]:
-        """Prevalence figures for the manifest."""
+        """Prevalence figures for the manifest.
+
+        `oversampling_factor` is the factor prevalence control put on the scenario's fraud
+        rates; `published_share` the profile's published prevalence and
+        `oversampling_vs_published` how many times it the target is (1: a realistic share;
+        more: an oversampled training set). Look-alikes are never oversampled.
+        """
+        fraud, profile = self.world.config.fraud, self.world.profile.fraud
+        published = (
+            profile.prevalence_value_share
+            if fraud.target_by == "value"
+            else profile.prevalence_count_share
+        )
+        versus = None
+        if fraud.target_share is not None and published > 0:
+            versus = round(fraud.target_share / published, 3)
         return {
             "typologies": [t.name for t in self.typologies],
             "expected_episodes": [round(e, 3) for e in self.expected_episodes],
             "oversampling_factor": round(self.scale, 6),
             "episodes": len(self.episodes),
-            "target_share": self.world.config.fraud.target_share,
-            "target_by": self.world.config.fraud.target_by,
+            "target_share": fraud.target_share,
+            "target_by": fraud.target_by,
+            "published_share": published,
+            "oversampling_vs_published": versus,
         }

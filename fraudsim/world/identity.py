@@ -258,6 +258,66 @@ def person_names(
     return first, last
 
 
+def family_names(
+    last: np.ndarray,
+    sex: np.ndarray,
+    head: np.ndarray,
+    takes: np.ndarray,
+    tables: IdentityTables,
+) -> np.ndarray:
+    """Surnames after a household's members take its head's family name.
+
+    Row i takes the surname of row ``head[i]`` where ``takes[i]``, in the form of its own sex
+    where the locale inflects surnames (cs_CZ "Novák" -> "Nováková"); a name with no known
+    form for the other sex stays the member's own.
+    """
+    last = np.asarray(last)
+    sex = np.asarray(sex).astype(str)
+    out = last.astype(f"U{max(last.itemsize // 4, 1) + 4}")
+    take = np.asarray(takes, bool) & (head != np.arange(len(last)))
+    family = last[head]
+    same = take & (sex == sex[head])
+    out[same] = family[same]
+    cross = np.flatnonzero(take & (sex != sex[head]))
+    forms = _surname_forms(tables.locale)
+    for i in cross.tolist():
+        name = str(family[i])
+        other = name if forms is None else forms[sex[i] == "F"].get(name)
+        if other is not None:
+            out[i] = other
+    return out
+
+
+@cache
+def _surname_forms(locale: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(female -> male, male -> female) surname forms of a locale that inflects surnames by
+    sex (matched by the longest common stem), or None where both sexes share one table."""
+    t = _tables_for(locale)
+    female, male = t.last_names_female.tolist(), t.last_names_male.tolist()
+    if female == male:
+        return None
+
+    def stem(a: str, b: str) -> int:
+        k = 0
+        while k < min(len(a), len(b)) and a[k] == b[k]:
+            k += 1
+        return k
+
+    by_start: dict[str, list[str]] = {}
+    for f in female:
+        by_start.setdefault(f[:2], []).append(f)
+    to_female: dict[str, str] = {}
+    for m in male:
+        best = max(by_start.get(m[:2], []), key=lambda f: (stem(m, f), -len(f)), default=None)
+        # Novák/Nováková, Bárta/Bártová, Němec/Němcová, Černý/Černá, Смирнов/Смирнова.
+        if best is not None and stem(m, best) >= max(3, len(m) - 2):
+            to_female[m] = best
+    to_male: dict[str, str] = {}
+    for m, f in to_female.items():
+        to_male.setdefault(f, m)
+    return to_male, to_female
+
+
 def _slugs(names: np.ndarray, fallback: str, translit: dict[int, str]) -> np.ndarray:
     """ASCII slug per row, folding each distinct name once (hash factorisation, verified).
 
@@ -325,16 +385,21 @@ def city_names(rng: np.random.Generator, n: int, tables: IdentityTables) -> np.n
     return _draw(rng, tables.city_names, None, n)
 
 
+_NPA = np.array([a for a in range(200, 990) if a // 10 % 10 != 9 and a % 100 != 11])
+PHONE_POOL = _NPA.size * 100  # fictitious numbers phone_numbers can draw
+
+
 def phone_numbers(rng: np.random.Generator, n: int, unique: bool = False) -> np.ndarray:
     """Fictitious E.164 phone numbers ``+1NPA55501XX``.
 
     NANP reserves 555-0100..555-0199 for fiction; the area code is any well-formed
-    ``[2-9][0-8][0-9]`` code except N11, a pool of 71,200 numbers. By default numbers are drawn
-    independently (repeats appear for large ``n``); ``unique=True`` draws without replacement.
+    ``[2-9][0-8][0-9]`` code except N11, a pool of 71,200 numbers (`PHONE_POOL`). By default
+    numbers are drawn independently (repeats appear for large ``n``); ``unique=True`` draws
+    without replacement.
     """
-    npa = np.array([a for a in range(200, 990) if a // 10 % 10 != 9 and a % 100 != 11])
-    if unique and n > npa.size * 100:
-        raise ValueError(f"at most {npa.size * 100} unique fictitious phone numbers")
+    npa = _NPA
+    if unique and n > PHONE_POOL:
+        raise ValueError(f"at most {PHONE_POOL} unique fictitious phone numbers")
     key = rng.choice(npa.size * 100, n, replace=not unique)
     num = npa[key // 100] * 10**7 + 5_550_100 + key % 100
     plus_one = np.broadcast_to(np.array([43, 49], dtype=np.uint32), (n, 2))

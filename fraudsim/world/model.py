@@ -98,16 +98,16 @@ class World(mesa.Model):
             self.bank.start_day(legit, day)
             self.ledger.post(legit)
             yield self.env.timeout(DAY)
-            self._close_day(day)
+            self._close_day(day, legit)
 
-    def _close_day(self, day: int) -> None:
+    def _close_day(self, day: int, legit: Batch) -> None:
         end = (day + 1) * DAY
         fraud_rows = self.fraud.channels.take_rows(end)
         self.ledger.post(fraud_rows)
         pending = self.bank.drop_lost_card_rows(self.ledger.take_pending(before=end))
         rows = self.bank.settle_day(pending, day)
         self.fraud.settled(rows)
-        honest_events = self.legit_events.day(day)
+        honest_events = self.legit_events.day(day, legit)
         phones = honest_events["event_type"] == EVENT_TYPES.index("device_change")
         self.traffic.adopt_devices(
             honest_events["customer"][phones], honest_events["device"][phones]

@@ -16,7 +16,8 @@ import numpy as np
 from fraudsim.calibration.profile import Profile
 from fraudsim.core.ids import entity_ids
 from fraudsim.core.rng import SeedStreams
-from fraudsim.world import identity
+from fraudsim.world import households, identity
+from fraudsim.world.households import Households
 
 DEVICE_KINDS = ("phone", "laptop", "tablet")
 # Merchant categories beyond the profile's card categories: cash machines and billers.
@@ -68,9 +69,13 @@ class Population:
     contacts: np.ndarray  # (customers, k) customer_idx of people they pay
     bills: Table  # one row per (customer, biller) standing debit
     identity_tables: identity.IdentityTables | None = field(repr=False, default=None)
+    households: Households | None = field(repr=False, default=None)
     streams: SeedStreams | None = field(repr=False, default=None)
     start_year: int = 2025
     appended_identities: list[dict[str, np.ndarray]] = field(default_factory=list)
+    # Phones handed down to a housemate (t, device, from_customer, customer: the new holder);
+    # `devices.customer_idx` keeps the first owner.
+    device_handovers: list[dict[str, np.ndarray]] = field(default_factory=list)
     appended_ibans: list[np.ndarray] = field(default_factory=list)
     appended_cards: list[int] = field(default_factory=list)
     export_cache: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -103,15 +108,40 @@ class Population:
         rng = self.streams.generator("identities", 0)
         tables, c = self.identity_tables, self.customers
         n = self.n_initial
-        first, last = identity.person_names(rng, tables, c["sex"][:n])
+        sex = c["sex"][:n]
+        first, last = identity.person_names(rng, tables, sex)
+        hh = self.households
+        # Members of a household share its head's home (one street address), often the family
+        # name and rarely a phone number; otherwise numbers are personal (unique while the
+        # fictitious pool allows).
+        home = np.arange(n) if hh is None else hh.member_of
+        head = np.arange(n) if hh is None else hh.head[hh.member_of]
+        if hh is not None:
+            last = identity.family_names(last, sex, head, hh.takes_surname, tables)
+        email = identity.emails(rng, first, last, tables)
+        street = identity.street_addresses(rng, int(home.max(initial=-1)) + 1, tables)[home]
+        phone = identity.phone_numbers(rng, n, unique=n <= identity.PHONE_POOL)
+        if hh is not None:
+            phone = np.where(hh.shares_phone, phone[head], phone)
         return {
             "first_name": first,
             "last_name": last,
-            "email": identity.emails(rng, first, last, tables),
-            "street_address": identity.street_addresses(rng, len(first), tables),
-            "phone": identity.phone_numbers(rng, len(first)),
+            "email": email,
+            "street_address": street,
+            "phone": phone,
             "city": self.regions["name"][c["region"][:n]],
         }
+
+    def pick_devices(self, u: np.ndarray, customer: np.ndarray, phone: np.ndarray) -> np.ndarray:
+        """The device of each honest online session of `customer` (initial customers), from
+        one uniform per row: the household's shared tablet/laptop for a share of a sharing
+        member's sessions, else one of their own, `phone` (>= 0) replacing the first device."""
+        c, hh = self.customers, self.households
+        shared = np.full(len(customer), -1) if hh is None else hh.shared_device_of(customer)
+        share = 0.0 if hh is None else hh.session_share
+        return households.pick_devices(
+            u, customer, c["first_device"], c["n_devices"], phone, shared, share
+        )
 
     @cached_property
     def ibans(self) -> np.ndarray:
@@ -339,8 +369,14 @@ def _draw_cards(
     )
 
 
-def _draw_devices(rng: np.random.Generator, profile: Profile, n_customers: int) -> Table:
-    extra = rng.poisson(profile.population.devices_per_customer_mean - 1.0, n_customers)
+def _draw_devices(
+    rng: np.random.Generator, profile: Profile, n_customers: int, shared_users: float = 0.0
+) -> Table:
+    """Each customer's own devices: a phone first, then laptops and tablets. A household's
+    shared device counts among its users' devices (`shared_users`: the share of customers with
+    one), so the devices a customer uses stay at the profile's mean."""
+    mean_extra = max(profile.population.devices_per_customer_mean - 1.0 - shared_users, 0.0)
+    extra = rng.poisson(mean_extra, n_customers)
     count = 1 + np.minimum(extra, 3)
     owner = np.repeat(np.arange(n_customers, dtype=np.int32), count)
     first = np.concatenate([[0], np.cumsum(count)[:-1]])
@@ -546,6 +582,9 @@ def build_population(
         n_merchants = int(np.ceil(total * profile.merchants.merchants_per_1000_customers / 1000))
     regions = _draw_regions(shared.generator("regions"), profile, tables)
     customers = _draw_customers(rng, n_customers, profile, regions, tables)
+    hh_rng = streams.generator("households")
+    hh = households.form_households(hh_rng, customers["age"], customers["sex"], profile)
+    households.share_home(customers, hh)
     accounts, checking, savings, credit = _draw_accounts(rng, profile, customers)
     customers["checking_idx"], customers["savings_idx"], customers["credit_idx"] = (
         checking,
@@ -553,13 +592,14 @@ def build_population(
         credit,
     )
     cards = _draw_cards(rng, profile, customers, checking, credit)
-    devices = _draw_devices(rng, profile, n_customers)
+    devices = _draw_devices(rng, profile, n_customers, households.shared_users_share(hh, profile))
     customers["first_device"] = np.concatenate(
         [[0], np.cumsum(np.bincount(devices["customer_idx"], minlength=n_customers))[:-1]]
     ).astype(np.int32)
     customers["n_devices"] = np.bincount(devices["customer_idx"], minlength=n_customers).astype(
         np.int8
     )
+    households.add_shared_devices(hh_rng, profile, hh, devices)
     merchants = _draw_merchants(
         shared.generator("merchants"), profile, n_merchants, total, regions, tables, categories
     )
@@ -569,6 +609,9 @@ def build_population(
     terminals = Table({"merchant_idx": terminal_merchant})
     order, cum, bounds = _merchant_groups(merchants, len(regions))
     contacts = _contacts(rng, customers, k=5)
+    # People pay the people they live with (rent shares, groceries, pocket money).
+    mate = hh.housemate()
+    contacts[mate >= 0, 0] = mate[mate >= 0]
     pop = Population(
         regions=regions,
         customers=customers,
@@ -587,6 +630,7 @@ def build_population(
         merchant_cum_size=cum,
         group_bounds=bounds,
         identity_tables=tables,
+        households=hh,
         streams=streams,
         start_year=start_year,
         n_initial=n_customers,

@@ -1,7 +1,8 @@
 """Settlement: the end-of-day pass that declines what cannot be paid and moves the money.
 
 Honest and fraudulent rows of a day are settled together, after the fact and vectorised: a card
-blocked at time t declines that card's rows after t; a debit that would take its account below
+blocked at time t declines that card's debits after t, a frozen account its debits until the
+freeze is lifted; a debit that would take its account below
 its floor (overdraft or credit limit) is declined, in time order. An account whose balance
 covers all of its debits of the day even without its credits cannot fail and is settled with
 one sum; only the rest are sorted, and the few that do reach their floor are replayed row by row.
@@ -121,6 +122,7 @@ def settle(
     floors: np.ndarray,
     card_blocked_at: np.ndarray,
     account_frozen_at: np.ndarray | None = None,
+    account_thaw_at: np.ndarray | None = None,
 ) -> Batch:
     """Decline what cannot go through and apply the rest to `balances` (in place).
 
@@ -128,8 +130,11 @@ def settle(
         rows: one day's rows of every stream.
         balances: start-of-day balance per account, minor units; updated to end of day.
         floors: lowest allowed balance per account (0, -overdraft or -credit limit).
-        card_blocked_at: time (seconds) each card was blocked; a large value if never.
+        card_blocked_at: time (seconds) each card was blocked; a large value if never. Its
+            later debits are declined; credits (refunds) still reach its account.
         account_frozen_at: time each account was frozen (its debits declined from then on).
+        account_thaw_at: time each freeze is lifted (after the bank's review); a large value
+            if it stays.
 
     Returns:
         The same rows (in posting order) with is_declined and decline_reason set; the
@@ -137,13 +142,16 @@ def settle(
     """
     rows = dict(rows)
     card = rows["card"]
-    blocked = (card >= 0) & (rows["t"] >= card_blocked_at[np.maximum(card, 0)])
+    debits = rows["direction"] == 0
+    blocked = debits & (card >= 0) & (rows["t"] >= card_blocked_at[np.maximum(card, 0)])
     rows["decline_reason"] = np.where(
         blocked & ~rows["is_declined"], REASON["card_blocked"], rows["decline_reason"]
     ).astype(np.int8)
     rows["is_declined"] = rows["is_declined"] | blocked
     if account_frozen_at is not None:
-        frozen = (rows["direction"] == 0) & (rows["t"] >= account_frozen_at[rows["account"]])
+        frozen = debits & (rows["t"] >= account_frozen_at[rows["account"]])
+        if account_thaw_at is not None:
+            frozen &= rows["t"] < account_thaw_at[rows["account"]]
         rows["decline_reason"] = np.where(
             frozen & ~rows["is_declined"], REASON["account_frozen"], rows["decline_reason"]
         ).astype(np.int8)

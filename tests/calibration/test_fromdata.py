@@ -1,4 +1,5 @@
-"""Deriving profiles from data: aggregates only, provenance, DP noise, CLI errors."""
+"""Deriving profiles from data: aggregates only, provenance, DP noise. The `fraudsim calibrate`
+command is tested in tests/cli/test_calibrate.py."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from fraudsim.calibration import load_profile
 from fraudsim.calibration.columns import parse_column_map, read_source
 from fraudsim.calibration.fromdata import derive_profile, write_profile
-from fraudsim.cli import app
 from fraudsim.core.errors import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -91,41 +90,6 @@ def test_dp_noise_changes_counts_and_is_recorded() -> None:
 def test_non_positive_epsilon_is_refused(epsilon: float) -> None:
     with pytest.raises(ConfigError, match=r"--epsilon: .* allowed: a positive number"):
         derive_profile(read_source(BERKA), epsilon=epsilon)
-
-
-@pytest.mark.parametrize(
-    ("text", "args", "message"),
-    [
-        (None, ["--epsilon", "-2"], "--epsilon"),
-        ("", [], "empty file"),
-        ("date,sum\n2024-01-01,3\n", [], "no amount column found"),
-        ("timestamp,amount\nnot-a-date,3\n", [], "cannot parse 'not-a-date'"),
-    ],
-)
-def test_cli_bad_input_one_line_and_no_profile_left(
-    tmp_path: Path, text: str | None, args: list[str], message: str
-) -> None:
-    source = BERKA
-    if text is not None:
-        source = tmp_path / "table.csv"
-        source.write_text(text)
-    out = tmp_path / "out" / "profile.toml"
-    out.parent.mkdir()
-    result = CliRunner().invoke(app, ["calibrate", "--from", str(source), "--out", str(out), *args])
-    assert result.exit_code == 2
-    assert message in result.output and result.output.strip().count("\n") == 0
-    assert list(out.parent.iterdir()) == []
-
-
-def test_cli_writes_profile_and_summary(tmp_path: Path) -> None:
-    out = tmp_path / "berka.toml"
-    result = CliRunner().invoke(
-        app, ["calibrate", "--from", str(BERKA), "--out", str(out), "--currency", "CZK"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "6,430 rows" in result.output and "dates only" in result.output
-    assert load_profile(out).empirical is not None
-    assert [p.name for p in tmp_path.iterdir()] == ["berka.toml"]
 
 
 def test_fully_suppressed_calendar_is_neutral_not_nan() -> None:

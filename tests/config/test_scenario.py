@@ -10,6 +10,7 @@ import pytest
 
 from fraudsim.config.scenario import ScenarioConfig, load_scenario, validate_scenario
 from fraudsim.core.errors import ConfigError, FraudsimError
+from tests.helpers import SCENARIOS
 
 
 def _error(path: Path) -> str:
@@ -34,7 +35,7 @@ def test_valid_file_loads(write_scenario: Callable[..., Path]) -> None:
 
 def test_repo_baseline_scenario_is_valid() -> None:
     """The shipped baseline scenario validates (read from the repo, not ../shared)."""
-    path = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
+    path = SCENARIOS / "baseline.toml"
     cfg = load_scenario(path)
     assert cfg.name == "baseline"
     assert cfg.population.customers > 0

@@ -90,8 +90,10 @@ def test_gbm_beats_random_on_seen_typologies(
     assert score.shape == (test.height,) and np.isfinite(score).all()
     rand_auc, rand_recall = _random_baseline(test)
     auc, recall = pr_auc(test["is_fraud"], score), recall_at_daily_budget(test, score, BUDGET)
-    assert auc > rand_auc + 0.3 and auc > 8 * rand_auc
-    assert recall > rand_recall + 0.4
+    # Without the simulator's old shortcuts the model has less to hold on to (PR-AUC ~0.27
+    # against a base rate of a few per cent), but it must still beat chance clearly.
+    assert auc > rand_auc + 0.15 and auc > 5 * rand_auc
+    assert recall > rand_recall + 0.2
 
 
 def test_rules_beat_random(test: pl.DataFrame) -> None:

@@ -1,5 +1,6 @@
-"""Tests of `fraudsim stress` (fraudsim.evaluate.stress and fraudsim.cli.stress), end to end
-on tiny worlds."""
+"""fraudsim.evaluate.stress end to end on tiny worlds: a suite's report, held-out breakdowns,
+validation on a real table, one-line config errors. The `fraudsim stress` command is tested in
+tests/cli/test_stress.py."""
 
 from __future__ import annotations
 
@@ -7,49 +8,22 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from fraudsim.cli.stress import stress
 from fraudsim.core.errors import ConfigError
 from fraudsim.evaluate import heldout
 from fraudsim.evaluate.stress import load_suite, run_stress
+from tests.helpers import CARD, CARD_COLUMNS, SCENARIOS, write_stress_suite
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-SIZE = {"customers": 600, "days": 6, "budget": 20}
-
-
-def _suite(tmp_path: Path) -> Path:
-    path = tmp_path / "suite.toml"
-    path.write_text(
-        f"""
-name = "tiny"
-
-[[entries]]
-scenario = "{SCENARIOS / "novel_attacks.toml"}"
-label = "unseen"
-
-[[entries]]
-scenario = "{SCENARIOS / "training_set.toml"}"
-label = "new_population"
-overrides = {{ seed = 7, start_date = 2025-06-02 }}
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("stress")(stress)
-    app.command("noop")(lambda: None)  # two commands, so "stress" stays a subcommand
-    return app
+# Card episodes now include their cash-outs, so fewer start: 1,500 customers hold enough.
+SIZE = {"customers": 1500, "days": 6, "budget": 20}
 
 
 def test_run_stress_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # At 600 customers x 6 days no fraud is reported yet, so the GBM cannot train: the rules do.
-    report = run_stress("rules", SCENARIOS / "training_set.toml", _suite(tmp_path), out, **SIZE)
+    report = run_stress(
+        "rules", SCENARIOS / "training_set.toml", write_stress_suite(tmp_path), out, **SIZE
+    )
     saved = json.loads((out / "report.json").read_text())
     assert saved == report
     assert {"detector", "train", "suite", "budget", "summary", "entries"} <= set(report)
@@ -92,53 +66,12 @@ def test_malformed_suite_is_one_line_config_error(tmp_path: Path) -> None:
 
 
 def test_gbm_without_reported_fraud_names_the_training_world(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="training on 'training_set'") as info:
-        run_stress("gbm", SCENARIOS / "training_set.toml", _suite(tmp_path), tmp_path, **SIZE)
+    with pytest.raises(ConfigError, match="training on 'baseline'") as info:
+        run_stress(
+            "gbm", SCENARIOS / "baseline.toml", write_stress_suite(tmp_path), tmp_path, **SIZE
+        )
     assert "\n" not in str(info.value)
     assert not (tmp_path / "report.json").exists()
-
-
-def test_cli_stress_bad_suite_exits_2_with_one_line(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text("name = 'x'\nentries = []\n")
-    result = CliRunner().invoke(
-        _app(), ["stress", "--suite", str(bad), "--out", str(tmp_path / "o")]
-    )
-    assert result.exit_code == 2
-    assert "bad.toml" in result.output and "entries" in result.output
-    assert not (tmp_path / "o").exists()
-
-
-def test_cli_stress_runs(tmp_path: Path) -> None:
-    out = tmp_path / "o"
-    result = CliRunner().invoke(
-        _app(),
-        [
-            "stress",
-            "--detector",
-            "rules",
-            "--train",
-            str(SCENARIOS / "training_set.toml"),
-            "--suite",
-            str(_suite(tmp_path)),
-            "--out",
-            str(out),
-            "--customers",
-            "400",
-            "--days",
-            "4",
-            "--budget",
-            "10",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert "unseen" in result.output and "new_popul" in result.output  # 80 columns: folded
-    assert (out / "report.json").exists() and (out / "report.html").exists()
-
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CARD = FIXTURES / "card" / "card_sample.csv"  # synthetic, shaped like the ULB credit-card table
-CARD_COLUMNS = "timestamp=Time,amount=Amount,label=Class"
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +84,7 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         report = run_stress(
             "rules",
             SCENARIOS / "training_set.toml",
-            _suite(tmp),
+            write_stress_suite(tmp),
             out,
             validate={"path": CARD, "columns": CARD_COLUMNS, "time_origin": "2013-09-01"},
             **SIZE,
@@ -204,52 +137,3 @@ def test_validate_on_a_real_table_reports_the_gap(validated: tuple[dict, Path]) 
     assert "f_amount" not in v["unavailable_features"]
     assert set(v["gap"]) == set(v["synthetic"])
     assert "Train on synthetic, test on real" in (out / "report.html").read_text()
-
-
-@pytest.mark.parametrize(
-    ("columns", "message"),
-    [
-        ("timestamp=Time,amount=Amount,label=Nope", "Nope"),
-        ("timestamp=Time,amount=Amount", "label"),
-    ],
-)
-def test_validate_on_bad_columns_is_one_line(tmp_path: Path, columns: str, message: str) -> None:
-    data = CARD
-    if message == "label":  # a copy without the Class column
-        data = tmp_path / "nolabel.csv"
-        data.write_text(
-            "\n".join(",".join(line.split(",")[:5]) for line in CARD.read_text().splitlines())
-        )
-    result = CliRunner().invoke(
-        _app(),
-        [
-            "stress",
-            "--validate-on",
-            str(data),
-            "--columns",
-            columns,
-            "--time-origin",
-            "2013-09-01",
-            "--suite",
-            str(_suite(tmp_path)),
-            "--out",
-            str(tmp_path / "o"),
-        ],
-    )
-    assert result.exit_code == 2, result.output
-    text = " ".join(result.output.split())
-    assert message in text and data.name in text
-    assert not (tmp_path / "o").exists()
-
-
-def test_cli_unknown_detector_is_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        _app(), ["stress", "--detector", "nope", "--suite", str(_suite(tmp_path))]
-    )
-    assert result.exit_code == 2
-    assert "unknown detector 'nope'" in " ".join(result.output.split())
-
-
-def test_columns_without_validate_on_is_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["stress", "--columns", "amount=Amount"])
-    assert result.exit_code == 2 and "--validate-on" in result.output

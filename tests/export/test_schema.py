@@ -298,11 +298,12 @@ def test_declines_have_reasons(dataset: Dataset) -> None:
     assert int(dataset.daily_stats["blocked_cards"].max()) == 0
 
 
-def test_step_up_only_on_online_card_payments_above_threshold(dataset: Dataset) -> None:
-    threshold = dataset.config.bank.sca_threshold
+def test_step_up_only_on_card_payments(dataset: Dataset) -> None:
+    # Strong customer authentication: online challenges (above or, once the low-value
+    # exemption runs out, below the threshold) and PINs in store and at cash machines.
     step_up = dataset.transactions.filter(pl.col("decline_reason") == "step_up_failed")
-    assert (step_up["channel"] == "cnp").all()
-    assert (step_up["amount"] > threshold).all()
+    assert step_up["channel"].is_in(["cnp", "pos", "atm"]).all()
+    assert (step_up["direction"] == "debit").all() and step_up["card_id"].null_count() == 0
     rule = dataset.transactions.filter(pl.col("decline_reason") == "rule")
     assert rule["card_id"].null_count() == 0
 

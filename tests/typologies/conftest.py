@@ -1,41 +1,19 @@
-"""Shared helper: run a tiny world with one or more typologies."""
+"""Shared fixture: run a tiny world with one typology (`run_world` in tests/helpers.py runs
+several)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from fraudsim import Dataset, simulate
-from fraudsim.config.scenario import validate_scenario
-
-
-def run_world(
-    typologies: list[dict[str, Any]],
-    customers: int = 1500,
-    days: int = 10,
-    seed: int = 7,
-    **extra: Any,
-) -> Dataset:
-    """Simulate a small scenario with the given `[[typologies]]` entries."""
-    config = validate_scenario(
-        {
-            "name": "typology_test",
-            "seed": seed,
-            "days": days,
-            "population": {"customers": customers},
-            "typologies": typologies,
-            **extra,
-        },
-        "test",
-    )
-    dataset = simulate(config)
-    dataset.check_schema()
-    return dataset
+from fraudsim import Dataset
+from tests.helpers import run_world
 
 
 @pytest.fixture
-def run_typology():
+def run_typology() -> Callable[..., Dataset]:
     """`run_typology("card_testing.v1", params={...}, episodes=3)` -> Dataset."""
 
     def run(

@@ -71,7 +71,9 @@ def test_new_payee_on_own_device_precedes_payments(run_typology, variant):
         status = ds.episodes.filter(pl.col("episode_id") == episode_id)["status"][0]
         if status == "completed":  # (not cut short by the end of the run)
             completed += 1
-            assert out["amount"].sum() >= 0.85 * pays["amount"].sum()
+            # the payee keeps a cut (a mule's commission, often 5-20%) and sends the rest on
+            sent = out.filter(pl.col("direction") == "debit")
+            assert 0.7 * pays["amount"].sum() <= sent["amount"].sum() <= pays["amount"].sum()
             lag = (out["timestamp"].max() - pays["timestamp"].max()).total_seconds() / 3600
             assert 0 < lag < 24
     assert seen_honest_device >= 1 and completed >= 2

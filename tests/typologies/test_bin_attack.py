@@ -1,4 +1,5 @@
-"""bin_attack.v1: neighbouring PANs of one BIN at one merchant, seconds apart, mostly declined."""
+"""bin_attack.v1: neighbouring PANs of one BIN at one merchant, seconds apart, mostly declined;
+the numbers found are cashed out later by carders (another device, the ring's shops)."""
 
 import polars as pl
 
@@ -34,6 +35,12 @@ def _fraud(ds):
     return ds.transactions.filter(pl.col("fraud_type") == "bin_attack.v1")
 
 
+def _walk(rows):
+    """The bot's tries (its own device, the episode's first row's), without the cash-outs."""
+    rows = rows.sort("timestamp")
+    return rows.filter(pl.col("device_id") == rows["device_id"][0])
+
+
 def test_bin_attack_walks_neighbouring_numbers(run_typology):
     ds = run_typology("bin_attack.v1", params={"cards": 40}, episodes=3, customers=2000)
     fraud = _fraud(ds)
@@ -42,7 +49,7 @@ def test_bin_attack_walks_neighbouring_numbers(run_typology):
     )
     assert ds.episodes.height == 3
     for episode_id in ds.episodes["episode_id"].to_list():
-        rows = fraud.filter(pl.col("episode_id") == episode_id).sort("timestamp")
+        rows = _walk(fraud.filter(pl.col("episode_id") == episode_id))
         tried = rows.join(cards, on="card_id", how="left")
         # one BIN, one merchant (another only after a merchant asked for step-up), online
         assert tried["bin"].n_unique() == 1
@@ -89,7 +96,7 @@ def test_bin_attack_adapts_to_step_up(run_typology):
         episodes=1,
         bank={"sca_threshold": 2.0},
     )
-    rows = _fraud(ds).sort("timestamp").with_row_index()
+    rows = _walk(_fraud(ds)).with_row_index()
     failed = rows.filter(pl.col("decline_reason") == "step_up_failed")
     assert failed.height >= 1
     first = int(failed["index"][0])
@@ -109,7 +116,7 @@ def test_bin_attack_returning_bot_meets_merchant_step_up():
         episodes=1,
         bank={"block_on_report": False},  # no early report cutting the night short
     )
-    rows = _fraud(ds).sort("timestamp").with_row_index()
+    rows = _walk(_fraud(ds)).with_row_index()
     assert rows["timestamp"].dt.date().n_unique() >= 2
     failed = rows.filter(pl.col("decline_reason") == "step_up_failed")
     assert failed.height >= 1
@@ -135,3 +142,26 @@ def test_bin_attack_survives_a_report():
         assert after["card_id"].n_unique() > 0  # ... and the walk went on with new numbers
         assert not ep["status"].startswith("stopped")
     assert reported_mid_attack >= 1
+
+
+def test_bin_attack_found_numbers_are_cashed_out_by_carders(run_typology):
+    # Many hits: the numbers found are sold and used days later, at larger amounts, from the
+    # carders' device, a few purchases a card a day (Fraud Detection Handbook: ~3).
+    ds = run_typology(
+        "bin_attack.v1", params={"cards": 30, "hit_rate": 0.6, "cash_out_share": 1.0}, episodes=2
+    )
+    fraud = _fraud(ds)
+    cashed = 0
+    for episode_id in ds.episodes["episode_id"].to_list():
+        rows = fraud.filter(pl.col("episode_id") == episode_id).sort("timestamp")
+        walk = _walk(rows)
+        later = rows.join(walk.select("transaction_id"), on="transaction_id", how="anti")
+        if later.height == 0:
+            continue
+        cashed += 1
+        found = walk.filter(~pl.col("is_declined"))["card_id"].unique()
+        assert later["card_id"].is_in(found.implode()).all()  # only numbers the bot found
+        assert later["device_id"].n_unique() == 1 and later["device_id"][0] != walk["device_id"][0]
+        assert later["timestamp"].min() > walk.filter(~pl.col("is_declined"))["timestamp"].min()
+        assert later["amount"].median() > walk["amount"].max()
+    assert cashed >= 1

@@ -1,5 +1,6 @@
-"""cnp_stolen_credentials.v1: leaked card used online over days amid the owner's own spending,
-at inflated amounts; under step-up it splits purchases below the threshold."""
+"""cnp_stolen_credentials.v1: leaked card used online on a few days amid the owner's own
+spending, a few purchases a day at inflated amounts, at shops its ring knows take them
+unchallenged; a shop that challenges is asked only for small tickets afterwards."""
 
 import polars as pl
 
@@ -9,8 +10,8 @@ from fraudsim.config.scenario import validate_scenario
 NAME = "cnp_stolen_credentials.v1"
 
 
-def _run(**bank: float) -> Dataset:
-    """10 episodes starting in the first 3 days of a 14-day world, each spread over 10 days."""
+def _run(params: dict | None = None, **bank: float) -> Dataset:
+    """10 episodes starting in the first 3 days of a 14-day world, each used over ~10 days."""
     config = validate_scenario(
         {
             "name": "cnp_stolen_credentials_test",
@@ -21,7 +22,7 @@ def _run(**bank: float) -> Dataset:
             "typologies": [
                 {
                     "name": NAME,
-                    "params": {"days": 10},
+                    "params": params or {"days": 10},
                     "schedule": {"episodes": 10, "end_day": 3},
                 }
             ],
@@ -65,32 +66,35 @@ def test_cnp_stolen_credentials_interleaved_and_inflated():
     assert len(ratios) >= 5
     assert sum(r > 1 for r in ratios) >= 0.75 * len(ratios)
     assert sorted(ratios)[len(ratios) // 2] >= 2.5
-    # spread over days, not a burst
-    assert sorted(gaps)[len(gaps) // 2] > 6 * 3_600
+    # a few purchases a day, minutes to an hour apart (Fraud Detection Handbook: ~3 per
+    # compromised card a day), on one or more days
+    per_day = fraud.group_by("card_id", pl.col("timestamp").dt.date()).len()["len"]
+    assert 2.0 <= per_day.mean() <= 5.0
+    assert sorted(gaps)[len(gaps) // 2] < 3 * 3_600 and max(gaps) > 12 * 3_600
     assert fraud["is_fraud"].all() and fraud["episode_id"].null_count() == 0
     assert set(fraud["account_role"].unique().to_list()) == {"victim"}
     assert ds.episodes["rows"].sum() == fraud.height
 
 
 def test_cnp_stolen_credentials_adapts_to_step_up():
-    ds = _run()  # default bank: step-up above 30
-    fraud = ds.transactions.filter(pl.col("fraud_type") == NAME)
-    adapted = 0
-    for episode_id in ds.episodes["episode_id"].to_list():
-        rows = fraud.filter(pl.col("episode_id") == episode_id).sort("timestamp")
-        failed = rows.with_row_index().filter(pl.col("decline_reason") == "step_up_failed")
-        if failed.height == 0:
+    # Default bank: PSD2 exemptions, challenges the fraudster cannot answer. One ring, so the
+    # shops' histories are the ring's: after a few challenges at a shop (an exemption is the
+    # issuer's call) the ring asks it for small tickets only (the low-value exemption).
+    ds = _run(params={"days": 10, "rings": 1, "otp_share": 0.0})
+    fraud = ds.transactions.filter(pl.col("fraud_type") == NAME).sort("timestamp")
+    challenged = 0
+    for _, rows in fraud.group_by("merchant_id"):
+        rows = rows.sort("timestamp").with_row_index()
+        failed = rows.filter(pl.col("decline_reason") == "step_up_failed")
+        if failed.height < 3:
             continue
-        adapted += 1
-        after = rows.slice(int(failed["index"][0]) + 1)
-        # after the first step-up decline every try stays under the threshold ...
-        assert (after["amount"] <= 30.0).all()
-        # ... and goes through step-up
-        assert (after["decline_reason"] != "step_up_failed").all()
-        # a purchase worth more than the threshold is split into pieces minutes apart
-        gaps = after["timestamp"].diff().dt.total_seconds().drop_nulls()
-        if after.height >= 3:
-            assert gaps.min() < 3_600
-    assert adapted >= 6
-    assert ds.episodes["adaptations"].sum() >= adapted
+        challenged += 1
+        later = rows.filter(pl.col("index") > failed["index"][2])
+        if later.height:  # the next try there is a small ticket (it may be dropped later)
+            assert later["amount"][0] <= 30.0
+    assert challenged >= 1
+    assert ds.episodes["adaptations"].sum() >= challenged
+    # not every ticket sits just under the limit: cash-outs go where nobody asks
+    accepted = fraud.filter(~pl.col("is_declined"))["amount"]
+    assert accepted.is_between(18.0, 30.0).mean() < 0.5
     assert ds.episodes["rows"].sum() == fraud.height

@@ -90,3 +90,19 @@ def test_friendly_fraud_chargeback_returns_the_amount():
         assert row["merchant_id"] == buy["merchant_id"] and row["amount"] == buy["amount"]
         assert row["timestamp"] >= buy["reported_at"]  # the chargeback follows the dispute
         assert (row["timestamp"] - buy["timestamp"]).total_seconds() >= 2 * 86_400
+
+
+def test_dispute_delays_spread_over_the_window():
+    # Disputes come weeks after the purchase, most at 30-90 days, a tail towards the 120-day
+    # network window: drawn, not piled at the window's end or at a fixed floor.
+    ds = _run({"min_dispute_days": 10}, episodes=40, end_day=12)
+    buys = ds.transactions.filter(
+        (pl.col("fraud_type") == NAME) & (pl.col("tx_type") == "purchase")
+    )
+    days = ((buys["reported_at"] - buys["timestamp"]).dt.total_seconds() / 86_400).to_list()
+    assert len(days) >= 30
+    assert min(days) > 10 and max(days) < 120
+    assert len({round(d, 3) for d in days}) == len(days)  # no two on the same bound
+    assert sum(d > 119 for d in days) == 0 and sum(d < 11 for d in days) <= 1
+    assert sum(30 <= d <= 90 for d in days) >= 0.55 * len(days)
+    assert 30 <= sorted(days)[len(days) // 2] <= 70

@@ -43,13 +43,26 @@ def run_world(entries: list[dict], customers: int = 1500, days: int = 12) -> Dat
 
 @pytest.fixture(scope="module")
 def world_tx():
-    """One small world running every shape twice, all started in the first days."""
+    """One small world running every shape twice, all started in the first days; the rows
+    of the shapes without the first deposits of the accounts launderers opened."""
     entries = [
         {"name": name, "params": params, "schedule": {"episodes": 2, "end_day": 4}}
         for name, params in SHAPES.items()
     ]
     ds = run_world(entries, customers=1500, days=12)
-    return ds, ds.transactions.filter(pl.col("is_fraud"))
+    tx = ds.transactions.filter(pl.col("is_fraud"))
+    return ds, tx.join(_openings(ds, tx), on="transaction_id", how="anti")
+
+
+def _openings(ds: Dataset, tx: pl.DataFrame) -> pl.DataFrame:
+    """The first row of each account opened during the run: its first deposit."""
+    opened = ds.customers["customer_id"][1500:].implode()
+    return (
+        tx.filter(pl.col("customer_id").is_in(opened))
+        .sort("timestamp")
+        .group_by("account_id", maintain_order=True)
+        .first()
+    )
 
 
 def _episodes(tx: pl.DataFrame, name: str) -> list[pl.DataFrame]:
@@ -83,14 +96,23 @@ def test_labels_roles_and_row_counts(world_tx):
     assert tx["fraud_type"].null_count() == 0 and tx["pattern"].null_count() == tx.height
     assert set(tx["tx_type"].unique().to_list()) == {"p2p_transfer"}
     assert tx["is_declined"].mean() < 0.1  # the money really moves
-    counts = dict(tx.group_by("episode_id").len().iter_rows())
+    # Accounts the launderers opened were first funded as newcomers fund theirs.
+    everything = ds.transactions.filter(pl.col("is_fraud"))
+    first = _openings(ds, everything)
+    assert first.height >= 4 and (first["direction"] == "credit").all()
+    assert (first["account_role"] == "fraudster").all()
+    assert set(first["tx_type"].to_list()) <= {"p2p_transfer", "cash_deposit"}
+    counts = dict(everything.group_by("episode_id").len().iter_rows())
     for eid, rows, status in ds.episodes.select("episode_id", "rows", "status").iter_rows():
         assert counts[eid] == rows and status == "completed"
-    # Mules are young: every mule row belongs to a customer at most the profile's mule age.
-    mules = tx.filter(pl.col("account_role") == "mule").join(
-        ds.customers.select("customer_id", "age"), on="customer_id"
+    # Mules skew young (Cifas: 63% of mule cases aged <= 30), but not all are.
+    mules = (
+        tx.filter(pl.col("account_role") == "mule")
+        .select("customer_id")
+        .unique()
+        .join(ds.customers.select("customer_id", "age"), on="customer_id")
     )
-    assert mules["age"].max() <= 30
+    assert 0.4 <= (mules["age"] <= 30).mean() < 1.0
 
 
 def test_fan_in_many_sources_one_destination(world_tx):
@@ -103,10 +125,10 @@ def test_fan_in_many_sources_one_destination(world_tx):
         first_in = dict(_inflows(ep).group_by("account_id").agg(pl.col("timestamp").min()).rows())
         for src, t in moves.select("account_id", "timestamp").iter_rows():
             assert first_in[src] < t
-        # the hub wires (nearly) everything it collected out of the bank
+        # the hub wires what it collected out of the bank, less its holder's cut
         out = ep.filter((pl.col("account_id") == hub) & (pl.col("direction") == "debit"))
         assert out.height == 1 and out["counterparty_account_id"].null_count() == 1
-        assert 0.9 * moves["amount"].sum() <= out["amount"][0] <= moves["amount"].sum()
+        assert 0.7 * moves["amount"].sum() <= out["amount"][0] <= moves["amount"].sum()
 
 
 def test_fan_out_one_source_many_destinations(world_tx):
@@ -139,8 +161,11 @@ def test_cycle_returns_to_origin(world_tx):
         hops = [a for a, _ in chain]
         assert len(hops) == 5 and len(set(hops)) == 5  # 4 distinct intermediaries
         amounts = moves["amount"].to_list()
-        assert all(b < a for a, b in itertools.pairwise(amounts))  # fees taken
-        assert amounts[-1] > 0.85 * amounts[0]  # ... but small ones
+        assert all(b < a for a, b in itertools.pairwise(amounts))  # each mule keeps a cut
+        # ... drawn per hop (often 5-20%), never one constant share
+        ratios = [b / a for a, b in itertools.pairwise(amounts)]
+        assert len({round(r, 4) for r in ratios}) > 1
+        assert amounts[-1] > 0.4 * amounts[0]
 
 
 def test_scatter_gather_splits_then_recombines(world_tx):
@@ -204,10 +229,13 @@ def test_expected_rows_match_the_shapes(world_tx):
         cls = registry.get(name)
         typ = cls(cls.Params(**params), None, None, 0)  # type: ignore[arg-type]
         rows = ds.episodes.filter(pl.col("typology") == name)["rows"]
-        expected = typ.expected_rows()
-        # bipartite adds an edge for any receiver no source happened to pick
+        expected = typ.n_edges()
+        # bipartite adds an edge for any receiver no source happened to pick; an account the
+        # launderer opened adds its first deposit
         slack = params.get("destinations", 0) if name == "bipartite.v1" else 0
+        slack += cls.hubs
         assert expected <= rows.min() <= rows.max() <= expected + slack, name
+        assert expected <= typ.expected_rows() <= expected + cls.hubs
 
 
 def test_fan_out_routes_around_a_frozen_destination():

@@ -77,10 +77,14 @@ def test_structuring_stays_just_under_the_threshold(ds, label, threshold, people
     assert len(ids) == 2
     for eid in ids:
         ep = ds.transactions.filter(pl.col("episode_id") == eid)
+        if people > 1:  # the collecting account's first deposit, as newcomers make one
+            opened = ep.filter(pl.col("account_role") == "fraudster").sort("timestamp")
+            ep = ep.filter(pl.col("transaction_id") != opened["transaction_id"][0])
         deposits = _deposits(ep)
         assert deposits.height == (9 if people == 3 else 5)  # several of them
         assert (deposits["amount"] < threshold).all()  # every one below the threshold
-        assert (deposits["amount"] >= 0.85 * threshold).all()  # ... and just below it
+        assert (deposits["amount"] >= 0.7 * threshold).all()  # ... and not far below it
+        assert deposits["amount"].n_unique() > deposits.height // 2  # not one share of it
         assert deposits["amount"].sum() > 2 * threshold  # together far above it
         assert deposits["account_id"].n_unique() == people
         # one deposit a day per person, in opening hours
@@ -95,7 +99,9 @@ def test_structuring_stays_just_under_the_threshold(ds, label, threshold, people
             roles = set(deposits["account_role"].to_list())
             assert roles == {"mule"}
         wire = out.filter(pl.col("counterparty_account_id").is_null())
-        assert wire.height == 1 and wire["amount"][0] > 0.9 * deposits["amount"].sum()
+        # all of it goes out, less the smurfs' cut (often 5-20%) and the collector's little
+        kept = 0.35 if people > 1 else 0.15
+        assert wire.height == 1 and wire["amount"][0] > (1 - kept) * deposits["amount"].sum()
 
 
 def test_rapid_pass_through_empties_the_account_within_hours(ds):
@@ -103,10 +109,13 @@ def test_rapid_pass_through_empties_the_account_within_hours(ds):
     for eid in ids.to_list():
         ep = ds.transactions.filter(pl.col("episode_id") == eid).sort("timestamp")
         assert ep["account_id"].n_unique() == 1
+        if ep["account_role"][0] == "fraudster":  # a new account: its first deposit first
+            ep = ep[1:]
         ins = ep.filter(pl.col("direction") == "credit")
         outs = ep.filter((pl.col("direction") == "debit") & ~pl.col("is_declined"))
         assert ins.height == 4  # two inflows in each of two rounds
-        assert outs["amount"].sum() >= 0.9 * ins["amount"].sum()  # nearly all out ...
+        # nearly all out, less the holder's cut (a mule's commission is often 5-20%) ...
+        assert outs["amount"].sum() >= 0.7 * ins["amount"].sum()
         assert outs["amount"].sum() <= ins["amount"].sum()
         assert "atm" in outs["channel"].to_list()  # ... some of it as cash
         in_times = ins["timestamp"].to_list()

@@ -1,14 +1,14 @@
-"""mule_network.v1: young mules receive proceeds and pass >= 85% on within hours."""
+"""mule_network.v1: mules (mostly young) receive proceeds and pass most on within hours."""
 
 import datetime as dt
 
 import polars as pl
-from conftest import run_world
 
 from fraudsim import Dataset
 from fraudsim.config.scenario import validate_scenario
 from fraudsim.world.model import World
 from fraudsim.world.tables import transactions_frame
+from tests.helpers import run_world
 
 NAME = "mule_network.v1"
 NO_BLOCK = {"bank": {"block_on_report": False}}
@@ -50,20 +50,22 @@ def test_young_mules_forward_nearly_everything_within_hours():
     ds = _run({"reuse_share": 0.0}, episodes=3)
     tx = _check_labels(ds)
     end = tx["timestamp"].max()
-    max_age = ds.profile.fraud.mule_max_age
     ages = dict(ds.customers.select("customer_id", "age").iter_rows())
     mules = tx.select("account_id", "customer_id").unique()
     assert mules.height >= 8
+    # Mules skew young (Cifas: 63% of mule cases aged <= 30), but not all are.
+    young = [ages[c] <= 30 for c in mules["customer_id"].to_list()]
+    assert sum(young) >= 0.4 * len(young)
     checked = 0
-    for account, customer in mules.iter_rows():
-        assert ages[customer] <= max_age  # mules skew young
+    for account in mules["account_id"].to_list():
         inflow, outflow = _flows(tx, account)
         assert inflow.height >= 1
         if inflow["timestamp"].max() > end - HOURS:
             continue  # still passing it on when the run ended
         checked += 1
         assert outflow.height >= 1
-        assert outflow["amount"].sum() >= 0.85 * inflow["amount"].sum()
+        # nearly all of it, less the mule's cut (often 5-20%)
+        assert outflow["amount"].sum() >= 0.7 * inflow["amount"].sum()
         assert outflow["amount"].sum() <= inflow["amount"].sum()
         assert outflow["timestamp"].min() > inflow["timestamp"].min()
         assert outflow["timestamp"].max() - inflow["timestamp"].max() < HOURS  # within hours
@@ -158,5 +160,6 @@ def test_frozen_mule_is_replaced_by_a_new_recruit():
     assert (after["timestamp"] < start + dt.timedelta(seconds=int(frozen_at))).all()
     recruit_rows = tx.filter(pl.col("account_id") == ids[recruits[0]["acct"]])
     assert (recruit_rows["direction"] == "credit").any()
-    ages = ds.customers.filter(pl.col("customer_id").is_in(recruit_rows["customer_id"].implode()))
-    assert (ages["age"] <= ds.profile.fraud.mule_max_age).all()
+    # the recruit is an existing customer (mules are recruited, not opened)
+    recruit = recruit_rows["customer_id"][0]
+    assert recruit in ds.customers["customer_id"][: config.population.customers].to_list()

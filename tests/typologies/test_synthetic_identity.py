@@ -1,16 +1,24 @@
 """synthetic_identity.v1: new customers on one shared device, nurtured, then cashed out."""
 
 import polars as pl
-from conftest import run_world
+
+from tests.helpers import run_world
 
 NAME = "synthetic_identity.v1"
-BASE = {"identities": 4, "devices": 1, "nurture_days": 5, "open_hours": 6}
+BASE = {
+    "identities": 4,
+    "devices": 1,
+    "nurture_days": 20,
+    "nurture_sigma": 0.0,
+    "open_hours": 6,
+    "credit_limit": 800.0,
+}
 
 
 def _run(**params):
     entry = {"name": NAME, "params": {**BASE, **params}, "schedule": {"episodes": 2, "end_day": 2}}
     # (reports would freeze some identities mid-way: keep the whole shape here)
-    return run_world([entry], days=12, bank={"block_on_report": False})
+    return run_world([entry], days=30, bank={"block_on_report": False})
 
 
 def _common_checks(ds) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -46,9 +54,12 @@ def _common_checks(ds) -> tuple[pl.DataFrame, pl.DataFrame]:
             assert (
                 t.filter(pl.col("customer_id") == cust)["timestamp"].min() > first["timestamp"][0]
             )
-    # plausible one by one, inconsistent together: young, yet top-quartile income
+    # plausible one by one (ages and incomes like newcomers', the income a little inflated),
+    # inconsistent together (one device, shared phones)
     people = ds.customers.filter(pl.col("customer_id").is_in(list(synthetic)))
-    assert (people["age"] <= 30).all() and (people["income_band"] == "high").all()
+    everyone = ds.customers["annual_income"].median()
+    assert people["annual_income"].median() < 2 * everyone
+    assert people["income_band"].n_unique() > 1 and people["age"].n_unique() > 1
     return tx, ev
 
 
@@ -81,9 +92,9 @@ def test_bust_out_after_nurture():
         assert crossed.height >= 1
         cash_out = crossed["timestamp"][0]
         opened = ev.filter(pl.col("customer_id") == cust)["timestamp"].min()
-        assert (cash_out - opened).total_seconds() >= 5 * 86_400  # nurtured first
+        assert (cash_out - opened).total_seconds() >= 15 * 86_400  # nurtured first
         before = rows.filter(pl.col("timestamp") < cash_out)
-        assert (before["tx_type"] == "salary").any()  # pay-ins while nurturing
+        assert (before["direction"] == "credit").any()  # a first deposit, pay-ins
         nurture_debits = before.filter(pl.col("direction") == "debit")
         assert nurture_debits.height >= 1 and nurture_debits["amount"].max() < 300
         assert owed[-1] >= 0.9 * limit  # then the card is maxed out
@@ -100,17 +111,18 @@ def test_mule_identities_receive_and_forward():
     assert set(tx["account_role"].cast(pl.String).unique().to_list()) == {"mule"}
     for cust in tx["customer_id"].unique().to_list():
         rows = tx.filter(pl.col("customer_id") == cust).sort("timestamp")
+        # (the first deposit came from the identity's 'old bank' by online banking)
         proceeds = rows.filter(pl.col("tx_type") == "p2p_transfer").filter(
-            pl.col("direction") == "credit"
+            (pl.col("direction") == "credit") & (pl.col("channel") == "incoming")
         )
         out = rows.filter(pl.col("tx_type") == "p2p_transfer").filter(
             pl.col("direction") == "debit"
         )
         assert proceeds.height >= 1 and out.height >= 1
         opened = ev.filter(pl.col("customer_id") == cust)["timestamp"].min()
-        assert (proceeds["timestamp"].min() - opened).total_seconds() >= 5 * 86_400
+        assert (proceeds["timestamp"].min() - opened).total_seconds() >= 15 * 86_400
         nurture = rows.filter(pl.col("timestamp") < proceeds["timestamp"].min())
-        assert (nurture["tx_type"] == "salary").any()
+        assert (nurture["direction"] == "credit").any()  # a first deposit, pay-ins
         assert out["counterparty_account_id"].null_count() == out.height  # out of the bank
         assert out["amount"].sum() >= 0.85 * proceeds["amount"].sum()
         hours = (out["timestamp"].max() - proceeds["timestamp"].max()).total_seconds() / 3600

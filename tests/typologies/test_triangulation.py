@@ -71,7 +71,8 @@ def test_each_order_is_filled_by_a_stolen_card_within_hours():
             for j, fill in enumerate(fills.iter_rows(named=True)):
                 hours = (fill["timestamp"] - order["timestamp"]).total_seconds() / 3600
                 ratio = fill["amount"] / order["amount"]
-                if not used[j] and 0 < hours <= 12 and 0.99 <= ratio <= 1.21:
+                # the real price, a shelf price (its own .99/.50 ending), is about the order's
+                if not used[j] and 0 < hours <= 12 and 0.9 <= ratio <= 1.3:
                     match = j
                     break
             assert match is not None, f"order {order['amount']} was not filled within hours"
@@ -81,23 +82,30 @@ def test_each_order_is_filled_by_a_stolen_card_within_hours():
     assert (check["rows"] == check["len"]).all()
 
 
-def test_fills_split_under_step_up_after_a_failure():
-    ds = _run({"orders": 8, "order_median": 60.0})
+def test_challenged_fills_move_to_another_merchant_then_split():
+    # The default bank challenges what its exemptions do not cover: a challenged fill goes to
+    # another real merchant of the kind first, and only then into uneven smaller orders.
+    ds = _run({"orders": 8, "order_median": 60.0, "stolen_cards": 8}, episodes=4)
     threshold = ds.config.bank.sca_threshold
     assert ds.episodes["adaptations"].sum() >= 1
+    moved, pieces = 0, []
     for episode_id in ds.episodes["episode_id"].to_list():
-        orders, fills = _split(ds, episode_id)
-        # What the authorisation let through (the fraudster does not see end-of-day
-        # settlement, where an empty account declines the row for insufficient funds).
-        authorised = ~pl.col("is_declined") | (pl.col("decline_reason") == "insufficient_funds")
-        paid = orders.filter(authorised)["amount"].sum()
-        ok = fills.filter(authorised)
-        assert 0.9 * paid <= ok["amount"].sum() <= 1.25 * paid
-        assert (ok["amount"] <= threshold).mean() >= 0.9  # split under step-up
-        failed = fills.filter(pl.col("decline_reason") == "step_up_failed")
-        if failed.height:
-            # the first failure comes before most of the pieces
-            assert (ok["timestamp"] > failed["timestamp"].min()).mean() >= 0.5
+        _, fills = _split(ds, episode_id)
+        fills = fills.sort("timestamp").with_row_index()
+        for failed in fills.filter(
+            (pl.col("decline_reason") == "step_up_failed") & (pl.col("amount") > threshold)
+        ).iter_rows(named=True):
+            retry = fills.filter(
+                (pl.col("index") > failed["index"]) & (pl.col("amount") == failed["amount"])
+            )
+            if retry.height:  # the same basket tried again: elsewhere
+                moved += 1
+                assert retry["merchant_id"][0] != failed["merchant_id"]
+        pieces += fills.filter(pl.col("amount") <= threshold)["amount"].to_list()
+    assert moved >= 1
+    if len(pieces) >= 5:  # uneven parts of baskets, not equal slices just under the limit
+        near = sum(0.7 * threshold <= x <= 0.98 * threshold for x in pieces)
+        assert near < 0.8 * len(pieces)
 
 
 def test_report_blocks_stolen_cards_not_buyers_and_the_scheme_goes_on():

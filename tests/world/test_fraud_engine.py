@@ -40,24 +40,47 @@ def test_adding_a_typology_leaves_honest_rows_unchanged():
 
     Card repayments are excluded: they pay the card's balance, which fraud on that card
     changes, as it would in life. Declines may differ for the same reason (a drained account).
+    Victims are the exception from the moment their episode starts: the bank blocks a
+    compromised card (its owner pays with another card or a replacement) and freezes a drained
+    account for review, as banks do.
     """
     base = simulate(_config([])).transactions
-    attacked = simulate(
+    run = simulate(
         _config(
             [
                 {"name": "card_testing.v1", "schedule": {"rate_per_day": 2.0}},
                 {"name": "account_takeover.v1", "schedule": {"episodes": 4}},
             ]
         )
-    ).transactions
+    )
+    attacked = run.transactions
     assert attacked["is_fraud"].sum() > 0
+    cards = run.episodes.select(pl.col("card_ids").alias("card_id"), "start").explode("card_id")
+    accounts = run.episodes.select(pl.col("account_ids").alias("account_id"), "start")
+    victims = (
+        pl.concat(
+            [
+                cards.join(run.cards.select("card_id", "customer_id"), on="card_id"),
+                accounts.explode("account_id").join(
+                    run.accounts.select("account_id", "customer_id"), on="account_id"
+                ),
+            ],
+            how="diagonal",
+        )
+        .group_by("customer_id")
+        .agg(pl.col("start").min().alias("from"))
+    )
 
     def honest(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(
+        rows = frame.filter(
             pl.col("episode_id").is_null() & (pl.col("tx_type") != "card_repayment")
-        ).select(KEY)
+        ).join(victims, on="customer_id", how="left")
+        untouched = pl.col("from").is_null() | (pl.col("timestamp") < pl.col("from"))
+        return rows.filter(untouched).select(KEY)
 
     assert honest(base).equals(honest(attacked))
+    # and victims' honest life before their episode is the same too
+    assert victims.height > 0
 
 
 def test_target_share_scales_episode_counts():

@@ -25,15 +25,19 @@ class CashActivity:
     def _cash_advances(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         """Cash withdrawn on credit cards (cash advances), rarer than on debit cards."""
         rate = self.profile.atm.cash_advances_per_credit_card_month / DAYS_PER_MONTH
-        return self._cash(rng, self.credit_cards, rate, base)
+        return self._cash(rng, self.credit_cards, rate, base, info.weekday)
 
     def _atm(self, rng: np.random.Generator, info: DayInfo, base: int) -> Batch:
         atm = self.profile.atm
         rate = atm.withdrawals_per_debit_card_month / DAYS_PER_MONTH
-        return self._cash(rng, self.debit_cards, rate * self.weekday_factor[info.weekday], base)
+        rate = rate * self.weekday_factor[info.weekday]
+        return self._cash(rng, self.debit_cards, rate, base, info.weekday)
 
-    def _cash(self, rng: np.random.Generator, cards: np.ndarray, rate: float, base: int) -> Batch:
-        """Cash machine withdrawals by `cards` (each at `rate` a day) in the holder's region."""
+    def _cash(
+        self, rng: np.random.Generator, cards: np.ndarray, rate: float, base: int, weekday: int
+    ) -> Batch:
+        """Cash machine withdrawals by `cards` (each at `rate` a day) in the holder's region,
+        at cash-machine hours (more on Friday and Saturday evenings)."""
         atm = self.profile.atm
         counts = rng.poisson(rate * self.card_afford[cards])
         card = np.repeat(cards, counts).astype(np.int32)
@@ -48,7 +52,7 @@ class CashActivity:
         merchant = pick_in_ranges(rng.random(n), bounds[:, 0], bounds[:, 1], self.pop)
         return make_batch(
             n,
-            t=self._times(rng, n, base),
+            t=self._times(rng, n, base, "atm", weekday),
             customer=customer,
             account=self.card_account[card],
             card=card,
@@ -71,19 +75,16 @@ class CashActivity:
         )
         payee = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         n = len(payee)
-        amount = (
-            np.round(
-                rng.lognormal(np.log(t.cash_deposit_median), t.cash_deposit_sigma, n)
-                * self.income_factor[payee]
-            )
-            * self.minor
-        )
+        # Paid in as banknotes: a multiple of the smallest note.
+        step = t.cash_deposit_step
+        drawn = rng.lognormal(np.log(t.cash_deposit_median), t.cash_deposit_sigma, n)
+        amount = np.round(drawn * self.income_factor[payee] / step) * step * self.minor
         return make_batch(
             n,
             t=self._window(rng, n, base, 9, 17),
             customer=payee,
             account=self.cust["checking_idx"][payee],
-            amount=np.maximum(amount, self.minor),
+            amount=np.maximum(amount, step * self.minor),
             channel=CH["branch"],
             tx_type=TX["cash_deposit"],
             direction=1,

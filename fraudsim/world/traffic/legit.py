@@ -11,11 +11,11 @@ import numpy as np
 
 from fraudsim.calibration.profile import Profile
 from fraudsim.core.codes import CHANNELS, TX_TYPES
-from fraudsim.core.ledger import Batch, concat
+from fraudsim.core.ledger import Batch, concat, take
 from fraudsim.core.rng import SeedStreams
 from fraudsim.core.units import DAY, HOUR
 from fraudsim.world.population import Population, group_range_table
-from fraudsim.world.traffic.calendar import Calendar
+from fraudsim.world.traffic.calendar import Calendar, HourCurves
 from fraudsim.world.traffic.cards import CardSpending
 from fraudsim.world.traffic.cash import CashActivity
 from fraudsim.world.traffic.empirical import EmpiricalTraffic
@@ -60,21 +60,13 @@ class LegitTraffic(CardSpending, CashActivity, Transfers):
         self.floors = pop.accounts["floor"].copy()
         self.credit_cards = np.flatnonzero(cards["kind"] == 1)
         cal = profile.calendar
-        self.hour_cdf = np.cumsum(profile.weights("calendar", "hour_weights"))
+        self.hours = HourCurves(profile)
         weekday = np.asarray(profile.weights("calendar", "weekday_weights"))
         self.weekday_factor = weekday * 7.0
         self.boost_in = 1.0 + cal.payday_boost
         self.boost_out = 1.0 - cal.payday_boost * cal.payday_boost_days / (
             DAYS_PER_MONTH - cal.payday_boost_days
         )
-        cats = profile.cards.categories
-        n_cat = len(pop.categories)
-        shares = np.zeros((2, n_cat))
-        shares[0, : len(cats)] = [c.pos_share for c in cats]
-        shares[1, : len(cats)] = [c.cnp_share for c in cats]
-        shares /= shares.sum(axis=1, keepdims=True)
-        self.category_cdf = np.cumsum(shares, axis=1)
-        self.mu = self._ticket_mu(shares)
         income_ratio = cust["income"] / profile.population.annual_income_median
         # Spending scales with income; normalised so the typical card holder's factor is 1 and
         # the profile's median tickets stay the medians.
@@ -87,6 +79,14 @@ class LegitTraffic(CardSpending, CashActivity, Transfers):
         self.pos_ranges = group_range_table(pop, 0, n_regions)
         self.cnp_ranges = group_range_table(pop, 1, n_regions)
         self.monthly_income = cust["income"] / 12.0 * self.minor
+        self._card_setup()
+        # Whose net pay changes from month to month (hourly pay, overtime, commission); the
+        # others are paid the same amount every month. A stream of its own: drawn once.
+        pay = profile.transfers
+        self.variable_pay = (
+            streams.generator("legit_pay", shard).random(len(cust["age"]))
+            < pay.salary_variable_share
+        ) & (cust["segment"] != 2)
         # A profile derived from data (fraudsim calibrate) draws honest rows from its aggregates.
         self.empirical = (
             EmpiricalTraffic(pop, profile, streams, shard) if profile.empirical else None
@@ -136,6 +136,11 @@ class LegitTraffic(CardSpending, CashActivity, Transfers):
         # share a shape with refund abuse and bust-out cash-outs.
         extra = self.streams.generator("legit_extra", self.shard, index)
         self.future.append(self._refunds(extra, purchases))
+        # Sessions that run past midnight finish on the next day.
+        late = purchases["t"] >= base + DAY
+        if late.any():
+            self.future.append(take(purchases, np.flatnonzero(late)))
+            purchases = take(purchases, np.flatnonzero(~late))
         batches = [
             purchases,
             self._cash_advances(extra, info, base),
@@ -152,9 +157,11 @@ class LegitTraffic(CardSpending, CashActivity, Transfers):
         self._follow(rows)
         return rows
 
-    def _times(self, rng: np.random.Generator, n: int, base: int) -> np.ndarray:
-        hour = np.searchsorted(self.hour_cdf, rng.random(n) * self.hour_cdf[-1], side="right")
-        return base + np.minimum(hour, 23) * HOUR + rng.integers(0, HOUR, n)
+    def _times(
+        self, rng: np.random.Generator, n: int, base: int, channel: str = "all", weekday: int = 0
+    ) -> np.ndarray:
+        """`n` times in the day at `base` (seconds), at the hours `channel` is used."""
+        return HourCurves.draw(rng, self.hours.curve(channel, weekday), n, base)
 
     def _window(
         self, rng: np.random.Generator, n: int, base: int, start_h: int, end_h: int

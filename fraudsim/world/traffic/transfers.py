@@ -29,17 +29,11 @@ class Transfers:
         counts = rng.poisson(rate, len(self.cust["age"]))
         payee = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         n = len(payee)
-        amount = np.maximum(
-            np.round(
-                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
-                * self.income_factor[payee]
-                * self.minor
-            ),
-            100,
-        )
+        drawn = rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
+        amount = self.typed_amounts(rng, drawn * self.income_factor[payee] * self.minor)
         return make_batch(
             n,
-            t=self._times(rng, n, base),
+            t=self._times(rng, n, base, "online_banking"),
             customer=payee,
             account=self.cust["checking_idx"][payee],
             amount=amount,
@@ -55,10 +49,11 @@ class Transfers:
         counts = rng.poisson(rate, len(savers))
         who = np.repeat(savers, counts)
         n = len(who)
-        amount = np.maximum(np.round(self.monthly_income[who] * rng.uniform(0.05, 0.5, n)), 100)
+        share = rng.uniform(0.05, 0.5, n)
+        amount = self.typed_amounts(rng, self.monthly_income[who] * share)
         return make_batch(
             n,
-            t=self._times(rng, n, base),
+            t=self._times(rng, n, base, "online_banking"),
             customer=who,
             account=self.cust["savings_idx"][who],
             counterparty=self.cust["checking_idx"][who],
@@ -72,11 +67,17 @@ class Transfers:
     def _incoming(
         self, rng: np.random.Generator, info: DayInfo, base: int, paid_on: np.ndarray
     ) -> Batch:
-        """Salary or pension on each customer's payday, then the standing transfer to savings."""
+        """Salary or pension on each customer's payday, then the standing transfer to savings.
+
+        Net pay is the same every month for most people; those with variable pay (hours,
+        overtime, commission) get a new amount each month around their usual one."""
         cust = self.cust
         payers = np.flatnonzero(paid_on[cust["payday"]] == info.day_of_month).astype(np.int32)
         n = len(payers)
-        amount = np.round(self.monthly_income[payers] * rng.normal(1.0, 0.02, n))
+        sigma = self.profile.transfers.salary_variable_sigma
+        varies = rng.normal(-sigma * sigma / 2, sigma, n)
+        factor = np.where(self.variable_pay[payers], np.exp(varies), 1.0)
+        amount = np.round(self.monthly_income[payers] * factor)
         retired = cust["segment"][payers] == 2
         income = make_batch(
             n,
@@ -155,17 +156,11 @@ class Transfers:
         payee = pop.contacts[payer, rng.integers(0, pop.contacts.shape[1], n)]
         # Some people paid are at other banks: the transfer leaves the bank (no counterparty).
         external = rng.random(n) < t.p2p_external_share
-        amount = np.maximum(
-            np.round(
-                rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
-                * self.income_factor[payer]
-                * self.minor
-            ),
-            100,
-        )
+        drawn = rng.lognormal(np.log(t.p2p_amount_median), t.p2p_amount_sigma, n)
+        amount = self.typed_amounts(rng, drawn * self.income_factor[payer] * self.minor)
         return make_batch(
             n,
-            t=self._times(rng, n, base),
+            t=self._times(rng, n, base, "online_banking"),
             customer=payer,
             account=cust["checking_idx"][payer],
             device=self._device(rng, payer),
@@ -175,6 +170,33 @@ class Transfers:
             tx_type=TX["p2p_transfer"],
             direction=0,
         )
+
+    def typed_amounts(
+        self, rng: np.random.Generator, amount: np.ndarray, down: bool = False
+    ) -> np.ndarray:
+        """Transfer amounts (minor units) as people type them, at least one unit: a round
+        figure (gifts, pocket money, loans: 20, 50, 250), whole units, or the exact sum with
+        cents (a bill split, a repayment). Anyone typing a transfer does so, fraudsters too;
+        `down` rounds below the sum meant (never more than a drain can send)."""
+        t = self.profile.transfers
+        amount = np.asarray(amount, np.float64) / self.minor
+        steps = np.asarray(t.p2p_round_steps)
+        # The largest step not above a quarter of the amount: 23 -> 25, 130 -> 140, 480 -> 500.
+        step = steps[np.maximum(np.searchsorted(steps, amount / 4, side="right") - 1, 0)]
+        if down:
+            whole = np.floor(amount)
+            rounded = np.floor(amount / step) * step
+            rounded = np.where(rounded > 0, rounded, whole)
+        else:
+            whole = np.round(amount)
+            rounded = np.maximum(np.round(amount / step), 1) * step
+        u = rng.random(len(amount))
+        typed = np.where(
+            u < t.p2p_round_share,
+            rounded,
+            np.where(u < t.p2p_round_share + t.p2p_whole_share, whole, amount),
+        )
+        return np.maximum(np.round(typed * self.minor), self.minor).astype(np.int64)
 
     def _card_repayments(
         self,

@@ -9,7 +9,7 @@ import polars as pl
 from fraudsim.export import fidelity as fc
 from fraudsim.export.fidelity import FidelityCheck
 from fraudsim.report.run import RunData
-from fraudsim.world.traffic.calendar import Calendar
+from fraudsim.world.traffic.calendar import Calendar, HourCurves
 
 
 def day_shape(
@@ -66,13 +66,22 @@ def calendar(run: RunData) -> list[FidelityCheck]:
     out.append(_payday_boost(run))
     atm_rows = h.filter(pl.col("tx_type") == "atm_withdrawal")
     if atm_rows.height:
+        # Cash machines keep their own hours (busier on Friday and Saturday nights): the target
+        # is the ATM curve of each row's weekday, weighted by the run's rows on that weekday.
+        curves = HourCurves(run.profile)
+        weekdays = np.bincount(atm_rows["date"].dt.weekday().to_numpy() - 1, minlength=7)
+        expected = sum(
+            n * np.diff(curves.curve("atm", day), prepend=0.0) / curves.curve("atm", day)[-1]
+            for day, n in enumerate(weekdays)
+        )
         out.append(
             fc.shape(
                 s,
                 "hour-of-day shape of ATM withdrawals",
-                cal.hour_weights,
+                list(expected),
                 np.bincount(atm_rows["hour"].to_numpy(), minlength=24)[:24],
                 tol,
+                "the profile's ATM hours, by the run's weekdays",
             )
         )
     return out

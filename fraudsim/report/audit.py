@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from fraudsim.core.errors import FraudsimError
-from fraudsim.core.files import write_text_atomic
+from fraudsim.core.files import json_safe, write_text_atomic
 from fraudsim.evaluate.html import page
 from fraudsim.evaluate.html import table as page_table
 from fraudsim.report.audit_features import derive
@@ -59,20 +59,7 @@ class AuditResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(asdict(self))
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities become null; numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return json_safe(asdict(self))
 
 
 def _read(run_dir: Path, name: str, required: bool) -> pl.DataFrame | None:

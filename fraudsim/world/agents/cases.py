@@ -10,6 +10,7 @@ life continues at another bank (their rows stop here).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +52,8 @@ class CaseHandling:
     card_lost_at: np.ndarray
     account_frozen_at: np.ndarray
     _day_start: int
+    # Grows every per-card array of the bank by one card (`Bank.add_card`).
+    add_card: Callable[[], None]
 
     def _init_cases(self, n_cards: int, n_accounts: int) -> None:
         pop = self.model.population
@@ -141,10 +144,6 @@ class CaseHandling:
         self.add_card()
         pop.appended_cards.append(new)
         return new
-
-    def add_card(self) -> None:
-        """Grow every per-card array by one card (`Bank` does it for all of its own)."""
-        raise NotImplementedError
 
     def _resolve(self, card: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The card a holder pays with at t: a replaced card's successor once it arrived."""
